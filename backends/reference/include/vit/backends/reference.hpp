@@ -1,0 +1,198 @@
+// The reference backend: plain loops, one thread, double accumulation, obvious indexing.
+// It is the oracle every other backend is tested against, and it is checked against the
+// official PyTorch outputs (tests/data/radio). Never optimise it.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <string_view>
+#include <vector>
+
+#include "vit/backend.hpp"
+
+namespace vit::reference {
+
+class Backend {
+ public:
+  using Tensor = BasicTensor<std::vector<float>>;
+  struct Linear {
+    HostTensor weight;  // [N, K]
+    std::vector<float> bias;  // [N] or empty
+  };
+
+  std::string_view name() const { return "reference"; }
+
+  Tensor alloc(const Shape& s) { return Tensor{s, std::vector<float>(std::size_t(s.numel()))}; }
+  Tensor upload(const HostTensor& h) { return Tensor{h.shape, h.data}; }
+  void upload(const HostTensor& h, Tensor& y) {
+    check(h.shape.numel() == y.numel(), ErrorKind::shape, "upload: " + h.shape.str() + " into " + y.shape.str());
+    y.storage = h.data;
+  }
+  HostTensor download(const Tensor& t) { return HostTensor(t.shape, t.storage); }
+  void synchronize() {}
+  void copy(const Tensor& x, Tensor& y) {
+    check(x.numel() == y.numel(), ErrorKind::shape, "copy: " + x.shape.str() + " into " + y.shape.str());
+    y.storage = x.storage;
+  }
+
+  Linear make_linear(const HostTensor& w, const HostTensor* b) {
+    check(w.shape.rank() == 2, ErrorKind::shape, "linear weight: expected rank 2, got " + w.shape.str());
+    Linear l{w, {}};
+    if (b) {
+      expect_shape(*b, Shape{w.shape[0]}, "linear bias");
+      l.bias = b->data;
+    }
+    return l;
+  }
+
+  void linear(const Linear& l, const Tensor& x, Tensor& y, Activation act, bool accumulate) {
+    const std::int64_t n_out = l.weight.shape[0], k_in = l.weight.shape[1];
+    const std::int64_t m = rows(x, k_in, "linear input");
+    check(y.numel() == m * n_out, ErrorKind::shape, "linear output: expected " + std::to_string(m * n_out) + " values, got " + y.shape.str());
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t o = 0; o < n_out; ++o) {
+        double acc = l.bias.empty() ? 0.0 : l.bias[std::size_t(o)];
+        for (std::int64_t k = 0; k < k_in; ++k) acc += double(x.storage[std::size_t(i * k_in + k)]) * l.weight.data[std::size_t(o * k_in + k)];
+        float v = float(acc);
+        if (act == Activation::gelu) v = gelu(v);
+        float& dst = y.storage[std::size_t(i * n_out + o)];
+        dst = accumulate ? dst + v : v;
+      }
+  }
+
+  void layer_norm(const Tensor& x, const Tensor& g, const Tensor& b, float eps, Tensor& y) {
+    const std::int64_t d = g.numel();
+    const std::int64_t m = rows(x, d, "layer_norm input");
+    check(y.shape == x.shape, ErrorKind::shape, "layer_norm output: expected " + x.shape.str() + ", got " + y.shape.str());
+    for (std::int64_t i = 0; i < m; ++i) {
+      const float* row = &x.storage[std::size_t(i * d)];
+      double mean = 0, var = 0;
+      for (std::int64_t k = 0; k < d; ++k) mean += row[k];
+      mean /= double(d);
+      for (std::int64_t k = 0; k < d; ++k) var += (row[k] - mean) * (row[k] - mean);
+      var /= double(d);
+      double inv = 1.0 / std::sqrt(var + double(eps));
+      for (std::int64_t k = 0; k < d; ++k)
+        y.storage[std::size_t(i * d + k)] = float((row[k] - mean) * inv * g.storage[std::size_t(k)] + b.storage[std::size_t(k)]);
+    }
+  }
+
+  void attention(const Tensor& qkv, int heads, Tensor& out) {
+    check(qkv.shape.rank() == 3 && qkv.shape[2] % 3 == 0, ErrorKind::shape, "attention input: expected [B, N, 3D], got " + qkv.shape.str());
+    const std::int64_t batch = qkv.shape[0], n = qkv.shape[1], d = qkv.shape[2] / 3;
+    check(heads > 0 && d % heads == 0, ErrorKind::shape, "attention: width " + std::to_string(d) + " is not divisible by " + std::to_string(heads) + " heads");
+    expect_shape(out, Shape{batch, n, d}, "attention output");
+    const std::int64_t hd = d / heads;
+    const double scale = 1.0 / std::sqrt(double(hd));
+    std::vector<double> p(static_cast<std::size_t>(n));
+    for (std::int64_t b = 0; b < batch; ++b)
+      for (std::int64_t h = 0; h < heads; ++h)
+        for (std::int64_t i = 0; i < n; ++i) {
+          auto at = [&](std::int64_t tok, int part, std::int64_t k) {
+            return double(qkv.storage[std::size_t(((b * n + tok) * 3 + part) * d + h * hd + k)]);
+          };
+          double mx = -INFINITY;
+          for (std::int64_t j = 0; j < n; ++j) {
+            double s = 0;
+            for (std::int64_t k = 0; k < hd; ++k) s += at(i, 0, k) * at(j, 1, k);
+            p[std::size_t(j)] = s * scale;
+            mx = std::max(mx, p[std::size_t(j)]);
+          }
+          double sum = 0;
+          for (auto& v : p) sum += (v = std::exp(v - mx));
+          for (std::int64_t k = 0; k < hd; ++k) {
+            double acc = 0;
+            for (std::int64_t j = 0; j < n; ++j) acc += p[std::size_t(j)] * at(j, 2, k);
+            out.storage[std::size_t((b * n + i) * d + h * hd + k)] = float(acc / sum);
+          }
+        }
+  }
+
+  void im2patch(const Tensor& img, int p, const Tensor& mean, const Tensor& std, Tensor& out) {
+    check(img.shape.rank() == 4, ErrorKind::shape, "im2patch input: expected [B, C, H, W], got " + img.shape.str());
+    const std::int64_t batch = img.shape[0], c = img.shape[1], h = img.shape[2], w = img.shape[3];
+    check(p > 0 && h % p == 0 && w % p == 0, ErrorKind::shape, "im2patch: image " + img.shape.str() + " is not a multiple of patch " + std::to_string(p));
+    check(mean.numel() == c && std.numel() == c, ErrorKind::shape, "im2patch: mean/std must have " + std::to_string(c) + " values");
+    const std::int64_t gh = h / p, gw = w / p, cols = c * p * p;
+    expect_shape(out, Shape{batch * gh * gw, cols}, "im2patch output");
+    for (std::int64_t b = 0; b < batch; ++b)
+      for (std::int64_t gy = 0; gy < gh; ++gy)
+        for (std::int64_t gx = 0; gx < gw; ++gx)
+          for (std::int64_t ch = 0; ch < c; ++ch)
+            for (std::int64_t ky = 0; ky < p; ++ky)
+              for (std::int64_t kx = 0; kx < p; ++kx) {
+                float v = img.storage[std::size_t(((b * c + ch) * h + gy * p + ky) * w + gx * p + kx)];
+                out.storage[std::size_t(((b * gh + gy) * gw + gx) * cols + (ch * p + ky) * p + kx)] =
+                    (v - mean.storage[std::size_t(ch)]) / std.storage[std::size_t(ch)];
+              }
+  }
+
+  void resample_pos_embed(const Tensor& pos, int gh, int gw, Tensor& out) {
+    check(pos.shape.rank() == 3 && pos.shape[0] == pos.shape[1], ErrorKind::shape, "resample_pos_embed input: expected [R, R, D], got " + pos.shape.str());
+    const std::int64_t r = pos.shape[0], d = pos.shape[2];
+    check(gh > 0 && gw > 0, ErrorKind::shape, "resample_pos_embed: empty grid");
+    expect_shape(out, Shape{std::int64_t(gh) * gw, d}, "resample_pos_embed output");
+    const int m = std::max(gh, gw);
+    for (int y = 0; y < gh; ++y)
+      for (int x = 0; x < gw; ++x) {
+        auto [y0, y1, wy0, wy1] = bilinear_source(r, m, y);
+        auto [x0, x1, wx0, wx1] = bilinear_source(r, m, x);
+        for (std::int64_t k = 0; k < d; ++k) {
+          auto at = [&](std::int64_t yy, std::int64_t xx) { return pos.storage[std::size_t((yy * r + xx) * d + k)]; };
+          float top = at(y0, x0) * wx0 + at(y0, x1) * wx1;
+          float bottom = at(y1, x0) * wx0 + at(y1, x1) * wx1;
+          out.storage[std::size_t((std::int64_t(y) * gw + x) * d + k)] = top * wy0 + bottom * wy1;
+        }
+      }
+  }
+
+  void assemble_tokens(const Tensor& prefix, const Tensor& patches, const Tensor& pos, Tensor& h) {
+    check(h.shape.rank() == 3, ErrorKind::shape, "assemble_tokens output: expected [B, S+T, D], got " + h.shape.str());
+    const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2];
+    const std::int64_t s = prefix.numel() / d, t = pos.numel() / d;
+    check(s + t == n && patches.numel() == batch * t * d, ErrorKind::shape, "assemble_tokens: prefix " + prefix.shape.str() + " + patches " + patches.shape.str() + " do not make " + h.shape.str());
+    for (std::int64_t b = 0; b < batch; ++b) {
+      for (std::int64_t i = 0; i < s * d; ++i) h.storage[std::size_t(b * n * d + i)] = prefix.storage[std::size_t(i)];
+      for (std::int64_t i = 0; i < t * d; ++i)
+        h.storage[std::size_t(b * n * d + s * d + i)] = patches.storage[std::size_t(b * t * d + i)] + pos.storage[std::size_t(i)];
+    }
+  }
+
+  void gather_tokens(const Tensor& h, std::span<const std::int64_t> idx, Tensor& out) {
+    check(h.shape.rank() == 3, ErrorKind::shape, "gather_tokens input: expected [B, N, D], got " + h.shape.str());
+    const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2];
+    check(out.numel() == batch * std::int64_t(idx.size()) * d, ErrorKind::shape, "gather_tokens output: wrong size " + out.shape.str());
+    for (std::int64_t b = 0; b < batch; ++b)
+      for (std::size_t j = 0; j < idx.size(); ++j) {
+        check(idx[j] >= 0 && idx[j] < n, ErrorKind::shape, "gather_tokens: index " + std::to_string(idx[j]) + " outside [0, " + std::to_string(n) + ")");
+        for (std::int64_t k = 0; k < d; ++k)
+          out.storage[std::size_t((b * std::int64_t(idx.size()) + std::int64_t(j)) * d + k)] = h.storage[std::size_t((b * n + idx[j]) * d + k)];
+      }
+  }
+
+  // Exact GELU: x/2 * (1 + erf(x / sqrt 2)).
+  static float gelu(float x) { return float(0.5 * x * (1.0 + std::erf(double(x) / std::sqrt(2.0)))); }
+
+  // PyTorch's bilinear source index for output `o` of a resize from `in` to `out` samples,
+  // align_corners=False (float arithmetic, as torch computes it): {i0, i1, w0, w1}.
+  struct Taps { std::int64_t i0, i1; float w0, w1; };
+  static Taps bilinear_source(std::int64_t in, std::int64_t out, std::int64_t o) {
+    const float scale = float(in) / float(out);
+    float src = scale * (float(o) + 0.5f) - 0.5f;
+    if (src < 0) src = 0;
+    std::int64_t i0 = std::min(std::int64_t(src), in - 1);
+    std::int64_t i1 = std::min(i0 + 1, in - 1);
+    float w1 = std::clamp(src - float(i0), 0.0f, 1.0f);
+    return {i0, i1, 1.0f - w1, w1};
+  }
+
+ private:
+  static std::int64_t rows(const Tensor& x, std::int64_t width, const char* what) {
+    check(x.shape.rank() >= 1 && x.shape[x.shape.rank() - 1] == width, ErrorKind::shape,
+          std::string(what) + ": expected last dimension " + std::to_string(width) + ", got " + x.shape.str());
+    return x.numel() / width;
+  }
+};
+
+static_assert(vit::Backend<Backend>);
+
+}  // namespace vit::reference

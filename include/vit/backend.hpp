@@ -1,0 +1,90 @@
+// The Backend concept: what a compute backend must provide for a ViT forward pass.
+//
+// A backend owns its memory (B::Tensor: a Shape plus backend storage) and prepared weights
+// (B::Linear: a weight matrix and optional bias, laid out however the backend likes — reordered,
+// converted to bf16, uploaded to a device). All tensors at this interface are fp32, dense and
+// row-major; a backend may compute internally in reduced precision when it was asked to.
+//
+// Ops (shapes row-major; M = rows, any leading dims flattened):
+//   alloc(shape)                      -> uninitialised tensor
+//   upload(host) / download(t)        host <-> backend copies (download waits for pending work)
+//   upload(host, y)                   copies host data into an existing tensor of equal size
+//   synchronize()                     waits until all queued work is done
+//   copy(x, y)                        y = x (same element count; backend to backend)
+//   make_linear(W [N,K], b [N]|null)  -> Linear (weights prepared once)
+//   linear(L, x [M,K], y [M,N], act, accumulate)
+//                                     y = (accumulate ? y : 0) + act(x W^T + b)
+//   layer_norm(x [M,D], g [D], b [D], eps, y [M,D])
+//                                     y = (x - mean) / sqrt(var + eps) * g + b   (biased var)
+//   attention(qkv [B,N,3D], heads, out [B,N,D])
+//                                     softmax(q k^T / sqrt(D/heads)) v per head; qkv rows hold
+//                                     q | k | v, each head-major (timm's fused qkv layout)
+//   im2patch(img [B,C,H,W], p, mean [C], std [C], out [B*(H/p)*(W/p), C*p*p])
+//                                     (img - mean[c]) / std[c], patch (gy,gx) -> row gy*(W/p)+gx,
+//                                     column c*p*p + ky*p + kx
+//   resample_pos_embed(pos [R,R,D], gh, gw, out [gh*gw, D])
+//                                     bilinear (align_corners=False) resize of the R×R grid to
+//                                     m×m, m = max(gh,gw), then the top-left gh×gw crop
+//   assemble_tokens(prefix [S,D], patches [B*T,D], pos [T,D], h [B,S+T,D])
+//                                     h[b] = concat(prefix, patches[b] + pos)
+//   gather_tokens(h [B,N,D], idx (host span), out [B,len(idx),D])
+//                                     out[b,j] = h[b, idx[j]]
+#pragma once
+#include <concepts>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "vit/tensor.hpp"
+
+namespace vit {
+
+enum class Activation { none, gelu };
+
+// Arithmetic precision a backend is asked to use for matrix products and attention.
+// fp32 is the default and the exact path; the others are opt-in (LayerNorm/softmax statistics
+// stay fp32 in every mode).
+enum class Precision { fp32, tf32, bf16, fp16 };
+
+inline const char* to_string(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::tf32: return "tf32";
+    case Precision::bf16: return "bf16";
+    case Precision::fp16: return "fp16";
+  }
+  return "?";
+}
+
+template <class B>
+concept Backend = requires(B& b, const typename B::Tensor& x, typename B::Tensor& y, const HostTensor& h,
+                           const typename B::Linear& lin, const Shape& shape, Activation act,
+                           std::span<const std::int64_t> idx) {
+  typename B::Tensor;
+  typename B::Linear;
+  { b.name() } -> std::convertible_to<std::string_view>;
+  { x.shape } -> std::convertible_to<Shape>;
+  { b.alloc(shape) } -> std::same_as<typename B::Tensor>;
+  { b.upload(h) } -> std::same_as<typename B::Tensor>;
+  b.upload(h, y);
+  { b.download(x) } -> std::same_as<HostTensor>;
+  b.synchronize();
+  b.copy(x, y);
+  { b.make_linear(h, &h) } -> std::same_as<typename B::Linear>;
+  b.linear(lin, x, y, act, true);
+  b.layer_norm(x, x, x, 1e-6f, y);
+  b.attention(x, 1, y);
+  b.im2patch(x, 16, x, x, y);
+  b.resample_pos_embed(x, 1, 1, y);
+  b.assemble_tokens(x, x, x, y);
+  b.gather_tokens(x, idx, y);
+};
+
+// Optional capability: a backend that can record a sequence of ops once and replay it (CUDA
+// Graphs). run_graph(key, body) runs body() the first time a key is seen (capturing it) and
+// replays the capture on later calls with the same key. The model guarantees that every tensor
+// body() touches keeps its address for the life of the key.
+template <class B>
+concept GraphCapable = Backend<B> && requires(B& b, std::uint64_t key, void (*body)()) { b.run_graph(key, body); };
+
+}  // namespace vit

@@ -1,0 +1,98 @@
+// Transformer layers, templated on a Backend and written once for every backend.
+// Each layer holds its prepared weights; activations come from a caller-owned workspace.
+// Shapes: M = tokens in the batch (B·N), D = width, H = MLP hidden width.
+#pragma once
+#include <optional>
+
+#include "vit/backend.hpp"
+
+namespace vit::nn {
+
+// y[M,N] = (accumulate ? y : 0) + act(x[M,K] W^T + b)
+template <Backend B>
+struct Linear {
+  typename B::Linear op;
+  std::int64_t in = 0, out = 0;
+
+  static Linear make(B& b, const HostTensor& w, const HostTensor* bias) {
+    return Linear{b.make_linear(w, bias), w.shape[1], w.shape[0]};
+  }
+  void operator()(B& b, const typename B::Tensor& x, typename B::Tensor& y, Activation act = Activation::none,
+                  bool accumulate = false) const {
+    b.linear(op, x, y, act, accumulate);
+  }
+};
+
+// y[M,D] = LayerNorm(x) with affine weight/bias and epsilon eps.
+template <Backend B>
+struct LayerNorm {
+  typename B::Tensor weight, bias;
+  float eps = 1e-6f;
+
+  void operator()(B& b, const typename B::Tensor& x, typename B::Tensor& y) const { b.layer_norm(x, weight, bias, eps, y); }
+};
+
+// Activations one transformer block needs, sized for M tokens; reused by every block.
+template <Backend B>
+struct BlockWorkspace {
+  typename B::Tensor normed;  // [B, N, D]
+  typename B::Tensor qkv;     // [B, N, 3D]
+  typename B::Tensor attn;    // [B, N, D]
+  typename B::Tensor hidden;  // [B, N, H]
+  typename B::Tensor hidden_normed;  // [B, N, H], only for MLPs with a LayerNorm
+
+  static BlockWorkspace make(B& b, std::int64_t batch, std::int64_t n, std::int64_t d, std::int64_t hidden, bool mlp_norm) {
+    BlockWorkspace w{b.alloc(Shape{batch, n, d}), b.alloc(Shape{batch, n, 3 * d}), b.alloc(Shape{batch, n, d}),
+                     b.alloc(Shape{batch, n, hidden}), b.alloc(Shape{mlp_norm ? batch : 0, n, hidden})};
+    return w;
+  }
+};
+
+// Multi-head self-attention with fused qkv (timm layout): h += proj(attention(qkv(x))).
+// The residual add happens in the projection's epilogue.
+template <Backend B>
+struct Attention {
+  Linear<B> qkv, proj;
+  int heads = 1;
+
+  void add_to(B& b, const typename B::Tensor& x, typename B::Tensor& h, BlockWorkspace<B>& ws) const {
+    qkv(b, x, ws.qkv);
+    b.attention(ws.qkv, heads, ws.attn);
+    proj(b, ws.attn, h, Activation::none, /*accumulate=*/true);
+  }
+};
+
+// MLP: h += fc2([LayerNorm](GELU(fc1(x)))). The LayerNorm is C-RADIO v1's `_mlpnorm` variant.
+template <Backend B>
+struct Mlp {
+  Linear<B> fc1, fc2;
+  std::optional<LayerNorm<B>> norm;
+
+  void add_to(B& b, const typename B::Tensor& x, typename B::Tensor& h, BlockWorkspace<B>& ws) const {
+    fc1(b, x, ws.hidden, Activation::gelu);
+    if (norm) {
+      (*norm)(b, ws.hidden, ws.hidden_normed);
+      fc2(b, ws.hidden_normed, h, Activation::none, true);
+    } else {
+      fc2(b, ws.hidden, h, Activation::none, true);
+    }
+  }
+};
+
+// Pre-norm transformer block (timm Block): h += attn(LN1(h)); h += mlp(LN2(h)).
+// Layer scale, when a checkpoint has it, is folded into proj and fc2 at load time.
+template <Backend B>
+struct Block {
+  LayerNorm<B> norm1, norm2;
+  Attention<B> attn;
+  Mlp<B> mlp;
+
+  void forward(B& b, typename B::Tensor& h, BlockWorkspace<B>& ws) const {
+    norm1(b, h, ws.normed);
+    attn.add_to(b, ws.normed, h, ws);
+    norm2(b, h, ws.normed);
+    mlp.add_to(b, ws.normed, h, ws);
+  }
+};
+
+}  // namespace vit::nn

@@ -1,0 +1,42 @@
+// Tensors. HostTensor is fp32 data in host memory (what goes into and comes out of a model).
+// BasicTensor<Storage> is a backend's tensor: a shape plus the backend's storage (a host vector,
+// a device pointer, a Vulkan buffer). All tensors are dense and row-major.
+#pragma once
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "vit/shape.hpp"
+
+namespace vit {
+
+struct HostTensor {
+  Shape shape;
+  std::vector<float> data;
+
+  HostTensor() = default;
+  explicit HostTensor(Shape s) : shape(std::move(s)), data(std::size_t(shape.numel()), 0.0f) {}
+  HostTensor(Shape s, std::vector<float> d) : shape(std::move(s)), data(std::move(d)) {
+    check(std::int64_t(data.size()) == shape.numel(), ErrorKind::shape,
+          "host tensor: shape " + shape.str() + " needs " + std::to_string(shape.numel()) +
+              " values, got " + std::to_string(data.size()));
+  }
+  std::span<float> span() { return data; }
+  std::span<const float> span() const { return data; }
+};
+
+template <class Storage>
+struct BasicTensor {
+  Shape shape;
+  Storage storage;
+  std::int64_t numel() const { return shape.numel(); }
+};
+
+// Throws a shape error naming `what` unless t.shape == expected.
+template <class T>
+void expect_shape(const T& t, const Shape& expected, const char* what) {
+  check(t.shape == expected, ErrorKind::shape,
+        std::string(what) + ": expected shape " + expected.str() + ", got " + t.shape.str());
+}
+
+}  // namespace vit

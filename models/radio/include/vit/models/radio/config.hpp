@@ -1,0 +1,155 @@
+// C-RADIO model configuration: every number the forward pass needs, in plain form.
+// It is read from the project's own JSON format (format_version 1, see docs/model-config.md),
+// or derived from a HuggingFace C-RADIO snapshot (importer.hpp), and can be written back out.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vit/io/file.hpp"
+#include "vit/io/json.hpp"
+
+namespace vit::models::radio {
+
+struct Config {
+  static constexpr int kFormatVersion = 1;
+
+  std::string name;            // e.g. "C-RADIOv3-B"
+  std::string version;         // HF RESOURCE_MAP key, e.g. "c-radio_v3-b"
+  std::string timm_model;      // e.g. "vit_base_patch16_224"
+  int patch_size = 16;
+  int embed_dim = 768;         // D
+  int depth = 12;              // L
+  int num_heads = 12;
+  int mlp_hidden = 3072;       // M
+  int pos_grid = 128;          // R: the stored position-embedding grid is R×R (cpe_max_size / patch)
+  int num_cls_tokens = 4;
+  int num_registers = 4;
+  std::vector<std::int64_t> summary_idxs{0, 1, 2};
+  bool patch_bias = false;     // embedder.bias present
+  bool layer_scale = false;    // blocks.i.ls{1,2}.grandma present
+  bool mlp_norm = false;       // LayerNorm (eps 1e-5) between GELU and fc2 (C-RADIO v1)
+  bool final_norm = false;     // model.norm present
+  bool feature_normalizer = false;  // PHI-S: spatial = (spatial - mean) @ tx^T
+  int max_resolution = 2048;
+  std::array<int, 2> preferred_resolution{512, 512};
+  float norm_eps = 1e-6f;
+  float mlp_norm_eps = 1e-5f;
+
+  int num_prefix_tokens() const { return num_cls_tokens + num_registers; }
+  int summary_dim() const { return int(summary_idxs.size()) * embed_dim; }
+
+  // Throws a config error if the numbers cannot describe a working model.
+  void validate(const std::string& where) const {
+    auto need = [&](bool ok, const std::string& what) { check(ok, ErrorKind::config, where + ": " + what); };
+    need(patch_size > 0 && patch_size <= 64, "patch_size must be in [1, 64], got " + std::to_string(patch_size));
+    need(embed_dim > 0 && num_heads > 0 && embed_dim % num_heads == 0,
+         "embed_dim " + std::to_string(embed_dim) + " must be a positive multiple of num_heads " + std::to_string(num_heads));
+    need(depth >= 0 && depth <= 1024, "depth must be in [0, 1024], got " + std::to_string(depth));
+    need(mlp_hidden > 0, "mlp_hidden must be positive, got " + std::to_string(mlp_hidden));
+    need(pos_grid > 0 && pos_grid <= 4096, "pos_grid must be in [1, 4096], got " + std::to_string(pos_grid));
+    need(num_cls_tokens > 0 && num_registers >= 0, "need at least one cls token and no negative register count");
+    need(!summary_idxs.empty(), "summary_idxs is empty");
+    for (auto i : summary_idxs)
+      need(i >= 0 && i < num_cls_tokens, "summary index " + std::to_string(i) + " is outside the " + std::to_string(num_cls_tokens) + " cls tokens");
+    need(max_resolution > 0, "max_resolution must be positive");
+  }
+
+  json::Value to_json() const {
+    json::Array idx;
+    for (auto i : summary_idxs) idx.emplace_back(i);
+    return json::Value(json::Object{
+        {"format_version", kFormatVersion},
+        {"name", name},
+        {"version", version},
+        {"timm_model", timm_model},
+        {"patch_size", patch_size},
+        {"embed_dim", embed_dim},
+        {"depth", depth},
+        {"num_heads", num_heads},
+        {"mlp_hidden", mlp_hidden},
+        {"pos_grid", pos_grid},
+        {"num_cls_tokens", num_cls_tokens},
+        {"num_registers", num_registers},
+        {"summary_idxs", json::Value(std::move(idx))},
+        {"patch_bias", patch_bias},
+        {"layer_scale", layer_scale},
+        {"mlp_norm", mlp_norm},
+        {"final_norm", final_norm},
+        {"feature_normalizer", feature_normalizer},
+        {"max_resolution", max_resolution},
+        {"preferred_resolution", json::Value(json::Array{preferred_resolution[0], preferred_resolution[1]})},
+    });
+  }
+
+  static Config from_json(const json::Value& v, const std::string& where) {
+    auto bad = [&](const std::string& what) -> void { fail(ErrorKind::config, where + ": " + what); };
+    if (!v.is_object()) bad("expected a JSON object");
+    const json::Value* fv = v.find("format_version");
+    if (!fv || !fv->is_integer()) bad("missing integer 'format_version'");
+    if (fv->as_int() != kFormatVersion)
+      bad("format_version " + std::to_string(fv->as_int()) + " is not supported (expected " + std::to_string(kFormatVersion) + ")");
+    Config c;
+    auto get_int = [&](const char* key, int& dst) {
+      const json::Value* x = v.find(key);
+      if (!x) bad(std::string("missing '") + key + "'");
+      if (!x->is_integer() || x->as_int() < INT32_MIN || x->as_int() > INT32_MAX) bad(std::string("'") + key + "' must be an integer");
+      dst = int(x->as_int());
+    };
+    auto get_bool = [&](const char* key, bool& dst) {
+      const json::Value* x = v.find(key);
+      if (!x) return;  // optional parts default to absent
+      if (!x->is_bool()) bad(std::string("'") + key + "' must be true or false");
+      dst = x->as_bool();
+    };
+    auto get_str = [&](const char* key, std::string& dst) {
+      const json::Value* x = v.find(key);
+      if (!x) return;
+      if (!x->is_string()) bad(std::string("'") + key + "' must be a string");
+      dst = x->as_string();
+    };
+    get_str("name", c.name);
+    get_str("version", c.version);
+    get_str("timm_model", c.timm_model);
+    get_int("patch_size", c.patch_size);
+    get_int("embed_dim", c.embed_dim);
+    get_int("depth", c.depth);
+    get_int("num_heads", c.num_heads);
+    get_int("mlp_hidden", c.mlp_hidden);
+    get_int("pos_grid", c.pos_grid);
+    get_int("num_cls_tokens", c.num_cls_tokens);
+    get_int("num_registers", c.num_registers);
+    get_bool("patch_bias", c.patch_bias);
+    get_bool("layer_scale", c.layer_scale);
+    get_bool("mlp_norm", c.mlp_norm);
+    get_bool("final_norm", c.final_norm);
+    get_bool("feature_normalizer", c.feature_normalizer);
+    if (v.find("max_resolution")) get_int("max_resolution", c.max_resolution);
+    const json::Value* idx = v.find("summary_idxs");
+    if (!idx || !idx->is_array()) bad("missing array 'summary_idxs'");
+    c.summary_idxs.clear();
+    for (const auto& i : idx->as_array()) {
+      if (!i.is_integer()) bad("'summary_idxs' must hold integers");
+      c.summary_idxs.push_back(i.as_int());
+    }
+    if (const json::Value* pr = v.find("preferred_resolution")) {
+      if (!pr->is_array() || pr->as_array().size() != 2 || !pr->as_array()[0].is_integer() || !pr->as_array()[1].is_integer())
+        bad("'preferred_resolution' must be [height, width]");
+      c.preferred_resolution = {int(pr->as_array()[0].as_int()), int(pr->as_array()[1].as_int())};
+    }
+    c.validate(where);
+    return c;
+  }
+
+  static Config load(const std::string& path) { return from_json(json::parse(io::read_text_file(path), path), path); }
+
+  void save(const std::string& path) const {
+    std::string text = json::dump(to_json()) + "\n";
+    io::AtomicFile f(path);
+    f.write(text.data(), text.size());
+    f.commit();
+  }
+};
+
+}  // namespace vit::models::radio

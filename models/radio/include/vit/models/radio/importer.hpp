@@ -1,0 +1,201 @@
+// Opens a model folder: a HuggingFace C-RADIO snapshot (config.json with "args" +
+// model.safetensors) or the project's own config (config.json with "format_version", with
+// model.safetensors for real weights or none for random weights).
+// HF rules (docs radio-spec §1–2): sizes from the timm name in args.model + args.model_kwargs,
+// cross-checked against tensor shapes; cls tokens = number of distinct teachers (if
+// cls_token_per_teacher) else 1; registers = the rest of cls_token.token's rows; optional parts
+// (patch bias, layer scale, MLP LayerNorm, final norm, PHI-S) by tensor presence.
+#pragma once
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "vit/models/radio/config.hpp"
+#include "vit/models/radio/weights.hpp"
+
+namespace vit::models::radio {
+
+struct TimmVit {
+  int embed_dim, depth, num_heads;
+  bool mlp_norm;
+};
+
+// Known timm ViT names (RADIO's own registrations included) -> their default sizes.
+inline const std::map<std::string, TimmVit>& timm_models() {
+  static const std::map<std::string, TimmVit> table{
+      {"vit_tiny_patch16_224", {192, 12, 3, false}},
+      {"vit_small_patch16_224", {384, 12, 6, false}},
+      {"vit_base_patch16_224", {768, 12, 12, false}},
+      {"vit_large_patch16_224", {1024, 24, 16, false}},
+      {"vit_huge_patch16_224", {1280, 32, 16, false}},
+      {"vit_huge_patch16_224_mlpnorm", {1280, 32, 16, true}},
+      {"vit_giant_patch16_224", {1536, 40, 24, false}},
+      {"vit_so400m_v2_patch16_224", {1152, 27, 16, false}},
+  };
+  return table;
+}
+
+struct Snapshot {
+  Config config;
+  std::unique_ptr<WeightSource> weights;
+  std::vector<std::string> notes;  // what the importer decided or ignored (for --verbose)
+};
+
+// Derives a Config from an HF RADIOConfig JSON and the checkpoint's tensors.
+inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st, const std::string& where,
+                             std::vector<std::string>* notes = nullptr) {
+  auto bad = [&](const std::string& what) { fail(ErrorKind::config, where + ": " + what); };
+  const json::Value* args = hf.find("args");
+  if (!args || !args->is_object()) bad("missing object 'args' (not a C-RADIO config.json?)");
+  const json::Value* model = args->find("model");
+  if (!model || !model->is_string()) bad("missing string 'args.model'");
+  auto it = timm_models().find(model->as_string());
+  if (it == timm_models().end()) {
+    std::string known;
+    for (const auto& [k, v] : timm_models()) known += (known.empty() ? "" : ", ") + k;
+    bad("unknown args.model '" + model->as_string() + "' (known: " + known + ")");
+  }
+  TimmVit arch = it->second;
+  if (const json::Value* kw = args->find("model_kwargs"); kw && kw->is_object()) {
+    for (const auto& [k, v] : kw->as_object()) {
+      if (k == "embed_dim" || k == "depth" || k == "num_heads") {
+        if (!v.is_integer()) bad("args.model_kwargs." + k + " must be an integer");
+        (k == "embed_dim" ? arch.embed_dim : k == "depth" ? arch.depth : arch.num_heads) = int(v.as_int());
+      } else if (notes) {
+        notes->push_back("args.model_kwargs." + k + " not needed for inference (taken from tensor shapes)");
+      }
+    }
+  }
+
+  Config c;
+  c.timm_model = model->as_string();
+  c.mlp_norm = arch.mlp_norm;
+  c.num_heads = arch.num_heads;
+  if (const json::Value* v = hf.find("version"); v && v->is_string()) c.version = c.name = v->as_string();
+
+  auto shape_of = [&](const std::string& key) -> const Shape& {
+    const io::TensorView* t = st.file().find(st.prefix() + key);
+    if (!t) fail(ErrorKind::format, st.file().path() + ": tensor '" + st.prefix() + key + "' is missing");
+    return t->shape;
+  };
+  const Shape& pos = shape_of("model.patch_generator.pos_embed");
+  if (pos.rank() != 3 || pos[0] != 1) bad("pos_embed: expected shape [1, R*R, D], got " + pos.str());
+  c.embed_dim = int(pos[2]);
+  c.pos_grid = int(std::lround(std::sqrt(double(pos[1]))));
+  if (std::int64_t(c.pos_grid) * c.pos_grid != pos[1]) bad("pos_embed: " + std::to_string(pos[1]) + " positions is not a square grid");
+  if (c.embed_dim != arch.embed_dim)
+    bad(c.timm_model + " has embed_dim " + std::to_string(arch.embed_dim) + ", but pos_embed has " + std::to_string(c.embed_dim));
+
+  const Shape& emb = shape_of("model.patch_generator.embedder.weight");
+  if (emb.rank() != 2 || emb[0] != c.embed_dim || emb[1] % 3 != 0) bad("embedder.weight: expected [D, 3*p*p], got " + emb.str());
+  c.patch_size = int(std::lround(std::sqrt(double(emb[1] / 3))));
+  if (std::int64_t(3) * c.patch_size * c.patch_size != emb[1]) bad("embedder.weight: " + std::to_string(emb[1]) + " is not 3*p*p");
+  if (const json::Value* ps = hf.find("patch_size"); ps && ps->is_integer() && ps->as_int() != c.patch_size)
+    bad("patch_size " + std::to_string(ps->as_int()) + " disagrees with embedder.weight (patch " + std::to_string(c.patch_size) + ")");
+
+  int depth = 0;
+  while (st.has("model.blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
+  if (depth != arch.depth) bad(c.timm_model + " has depth " + std::to_string(arch.depth) + ", but the checkpoint has " + std::to_string(depth) + " blocks");
+  c.depth = depth;
+  c.mlp_hidden = depth > 0 ? int(shape_of("model.blocks.0.mlp.fc1.weight")[0]) : 4 * c.embed_dim;
+
+  const Shape& tok = shape_of("model.patch_generator.cls_token.token");
+  if (tok.rank() != 2 || tok[1] != c.embed_dim) bad("cls_token.token: expected [S, D], got " + tok.str());
+  int prefix = int(tok[0]);
+  int num_cls = 1;
+  const json::Value* teachers = args->find("teachers");
+  const json::Value* per_teacher = args->find("cls_token_per_teacher");
+  if (per_teacher && per_teacher->is_bool() && per_teacher->as_bool()) {
+    if (!teachers || !teachers->is_array()) bad("cls_token_per_teacher is set but args.teachers is missing");
+    std::set<std::string> names;
+    for (const auto& t : teachers->as_array()) {
+      const json::Value* n = t.find("name");
+      if (!n || !n->is_string()) bad("args.teachers entries need a 'name'");
+      names.insert(n->as_string());
+    }
+    num_cls = int(names.size());
+  }
+  if (num_cls > prefix) bad(std::to_string(num_cls) + " cls tokens expected from the teachers, but cls_token.token has " + std::to_string(prefix) + " rows");
+  c.num_cls_tokens = num_cls;
+  c.num_registers = prefix - num_cls;
+
+  if (st.has("summary_idxs")) {
+    const io::TensorView* t = st.file().find(st.prefix() + "summary_idxs");
+    c.summary_idxs = st.file().to_int64(*t);
+  } else {
+    c.summary_idxs.clear();
+    if (teachers && teachers->is_array() && num_cls > 1) {
+      std::int64_t i = 0;
+      for (const auto& t : teachers->as_array()) {
+        const json::Value* us = t.find("use_summary");
+        if (!us || !us->is_bool() || us->as_bool()) c.summary_idxs.push_back(i);
+        ++i;
+      }
+    } else {
+      c.summary_idxs.push_back(0);
+    }
+    if (notes) notes->push_back("no summary_idxs tensor: derived from args.teachers");
+  }
+
+  c.patch_bias = st.has("model.patch_generator.embedder.bias");
+  c.layer_scale = depth > 0 && st.has("model.blocks.0.ls1.grandma");
+  bool has_mlp_norm = depth > 0 && st.has("model.blocks.0.mlp.norm.weight");
+  if (has_mlp_norm != c.mlp_norm && notes)
+    notes->push_back(std::string("MLP LayerNorm ") + (has_mlp_norm ? "present" : "absent") + " in the checkpoint; following the checkpoint");
+  c.mlp_norm = has_mlp_norm;
+  c.final_norm = st.has("model.norm.weight");
+  c.feature_normalizer = st.has("feature_normalizer.tx");
+
+  if (const json::Value* m = hf.find("max_resolution"); m && m->is_integer()) c.max_resolution = int(m->as_int());
+  if (const json::Value* pr = hf.find("preferred_resolution"); pr && pr->is_array() && pr->as_array().size() == 2 &&
+                                                                pr->as_array()[0].is_integer() && pr->as_array()[1].is_integer())
+    c.preferred_resolution = {int(pr->as_array()[0].as_int()), int(pr->as_array()[1].as_int())};
+  c.validate(where);
+  return c;
+}
+
+struct OpenOptions {
+  std::string key_prefix = "radio_model.";  // where the RADIO module sits in the checkpoint
+  std::uint64_t random_seed = 0;            // for a config without weights
+};
+
+// Opens a model: a folder (config.json [+ model.safetensors]) or a project JSON config file.
+inline Snapshot open_snapshot(const std::string& path, const OpenOptions& opt = {}) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string config_path = path, weights_path;
+  if (fs::is_directory(path, ec)) {
+    config_path = (fs::path(path) / "config.json").string();
+    weights_path = (fs::path(path) / "model.safetensors").string();
+    if (!fs::exists(config_path, ec)) fail(ErrorKind::io, path + ": no config.json in the model folder");
+  } else if (!fs::exists(path, ec)) {
+    fail(ErrorKind::io, path + ": no such file or folder");
+  }
+  json::Value cfg = json::parse(io::read_text_file(config_path), config_path);
+  Snapshot snap;
+  bool own_format = cfg.find("format_version") != nullptr;
+  bool have_weights = !weights_path.empty() && fs::exists(weights_path, ec);
+  if (!own_format && !have_weights)
+    fail(ErrorKind::io, weights_path.empty() ? config_path + ": a HuggingFace config needs its folder with model.safetensors"
+                                             : weights_path + ": missing (a HuggingFace C-RADIO snapshot needs model.safetensors)");
+  if (own_format) {
+    snap.config = Config::from_json(cfg, config_path);
+    if (have_weights) {
+      snap.weights = std::make_unique<SafeTensorsWeights>(std::make_shared<io::SafeTensors>(weights_path), opt.key_prefix);
+    } else {
+      snap.weights = std::make_unique<RandomWeights>(opt.random_seed);
+      snap.notes.push_back("no model.safetensors: random weights (seed " + std::to_string(opt.random_seed) + ")");
+    }
+  } else {
+    auto st = std::make_unique<SafeTensorsWeights>(std::make_shared<io::SafeTensors>(weights_path), opt.key_prefix);
+    snap.config = config_from_hf(cfg, *st, config_path, &snap.notes);
+    snap.weights = std::move(st);
+  }
+  return snap;
+}
+
+}  // namespace vit::models::radio
