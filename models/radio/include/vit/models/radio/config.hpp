@@ -40,6 +40,20 @@ struct Config {
   int num_prefix_tokens() const { return num_cls_tokens + num_registers; }
   int summary_dim() const { return int(summary_idxs.size()) * embed_dim; }
 
+  // Number of weights (patch embedder, position grid, prefix tokens, blocks, optional parts).
+  std::int64_t parameter_count() const {
+    const std::int64_t d = embed_dim, m = mlp_hidden, p = patch_size, r = pos_grid;
+    std::int64_t block = 3 * d * d + 3 * d + d * d + d  // qkv, proj
+                         + d * m + m + m * d + d        // fc1, fc2
+                         + 4 * d;                       // norm1, norm2
+    if (layer_scale) block += 2 * d;
+    if (mlp_norm) block += 2 * m;
+    std::int64_t n = 3 * p * p * d + (patch_bias ? d : 0) + r * r * d + std::int64_t(num_prefix_tokens()) * d + depth * block;
+    if (final_norm) n += 2 * d;
+    if (feature_normalizer) n += d * d + d;
+    return n;
+  }
+
   // Throws a config error if the numbers cannot describe a working model.
   void validate(const std::string& where) const {
     auto need = [&](bool ok, const std::string& what) { check(ok, ErrorKind::config, where + ": " + what); };

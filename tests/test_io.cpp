@@ -1,0 +1,226 @@
+// File formats: the safetensors reader's validation (every check on files the test writes),
+// the JSON parser, and .npy round trips.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "vit/io/json.hpp"
+#include "vit/io/npy.hpp"
+#include "vit/io/safetensors.hpp"
+
+using namespace vit;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("vit-test-io-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return (dir / name).string();
+}
+
+// Writes a safetensors file from a raw header string and `data_bytes` bytes of payload.
+std::string write_raw(const std::string& name, const std::string& header, std::size_t data_bytes, std::uint64_t claimed_len = ~0ull) {
+  std::string path = temp_path(name);
+  std::ofstream f(path, std::ios::binary);
+  std::uint64_t n = claimed_len == ~0ull ? header.size() : claimed_len;
+  for (int i = 0; i < 8; ++i) f.put(char((n >> (8 * i)) & 0xff));
+  f << header;
+  for (std::size_t i = 0; i < data_bytes; ++i) f.put(char(i));
+  return path;
+}
+
+// Expects opening `path` to fail with a format error whose message contains `needle`.
+void expect_format_error(const std::string& path, const std::string& needle) {
+  try {
+    io::SafeTensors st(path);
+    FAIL("expected a format error containing '" << needle << "'");
+  } catch (const Error& e) {
+    INFO(e.what());
+    CHECK(e.kind() == ErrorKind::format);
+    CHECK(std::string(e.what()).find(needle) != std::string::npos);
+    CHECK(std::string(e.what()).find(path) != std::string::npos);  // errors name the file
+  }
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: a valid file round-trips through write_safetensors") {
+  std::string path = temp_path("ok.safetensors");
+  io::write_safetensors(path,
+                        {{"a", Shape{2, 3}, {1, 2, 3, 4, 5, 6}, {}, false}, {"idx", Shape{2}, {}, {7, -1}, true},
+                         {"empty", Shape{0, 4}, {}, {}, false}},
+                        {{"format", "pt"}});
+  io::SafeTensors st(path);
+  REQUIRE(st.tensors().size() == 3);
+  CHECK(st.metadata().at("format") == "pt");
+  HostTensor a = st.to_float(st.at("a"));
+  CHECK(a.shape == Shape{2, 3});
+  CHECK(a.data == std::vector<float>{1, 2, 3, 4, 5, 6});
+  CHECK(st.to_int64(st.at("idx")) == std::vector<std::int64_t>{7, -1});
+  CHECK(st.to_float(st.at("empty")).data.empty());
+  CHECK(st.find("missing") == nullptr);
+  CHECK_THROWS_AS(st.at("missing"), Error);
+  CHECK_THROWS_AS(st.to_float(st.at("idx")), Error);  // I64 is not a float
+}
+
+TEST_CASE("safetensors: F16 and BF16 convert to fp32") {
+  // F16: 1.0 = 0x3c00, -2.0 = 0xc000, 65504 = 0x7bff, smallest subnormal 0x0001 = 2^-24
+  // BF16: 1.0 = 0x3f80, -3.5 = 0xc060
+  std::string header = R"({"h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[8,12]}})";
+  std::string path = temp_path("half.safetensors");
+  {
+    std::ofstream f(path, std::ios::binary);
+    std::uint64_t n = header.size();
+    for (int i = 0; i < 8; ++i) f.put(char((n >> (8 * i)) & 0xff));
+    f << header;
+    const unsigned char data[] = {0x00, 0x3c, 0x00, 0xc0, 0xff, 0x7b, 0x01, 0x00, 0x80, 0x3f, 0x60, 0xc0};
+    f.write(reinterpret_cast<const char*>(data), sizeof data);
+  }
+  io::SafeTensors st(path);
+  HostTensor h = st.to_float(st.at("h"));
+  CHECK(h.data[0] == 1.0f);
+  CHECK(h.data[1] == -2.0f);
+  CHECK(h.data[2] == 65504.0f);
+  CHECK(h.data[3] == std::ldexp(1.0f, -24));
+  HostTensor b = st.to_float(st.at("b"));
+  CHECK(b.data[0] == 1.0f);
+  CHECK(b.data[1] == -3.5f);
+}
+
+TEST_CASE("safetensors: every malformed file is rejected with a clear error") {
+  SECTION("too short for the header length") {
+    std::string path = temp_path("short.safetensors");
+    std::ofstream(path) << "abc";
+    expect_format_error(path, "too short");
+  }
+  SECTION("header length past the end of the file") {
+    expect_format_error(write_raw("len.safetensors", "{}", 0, 1000), "past the end");
+  }
+  SECTION("header length over the limit") {
+    expect_format_error(write_raw("huge.safetensors", "{}", 0, 1ull << 40), "exceeds the limit");
+  }
+  SECTION("header is not JSON") {
+    expect_format_error(write_raw("json.safetensors", "{\"a\": [1, 2", 0), "invalid JSON");
+  }
+  SECTION("header is not an object") {
+    expect_format_error(write_raw("arr.safetensors", "[1, 2]", 0), "not a JSON object");
+  }
+  SECTION("dtype outside the allow-list") {
+    expect_format_error(write_raw("dtype.safetensors", R"({"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", 8), "not supported");
+  }
+  SECTION("negative shape entry") {
+    expect_format_error(write_raw("neg.safetensors", R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4), "non-negative");
+  }
+  SECTION("shape product overflows") {
+    expect_format_error(
+        write_raw("ovf.safetensors", R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}})", 4), "overflows");
+  }
+  SECTION("byte size overflows") {
+    expect_format_error(write_raw("ovf2.safetensors", R"({"a":{"dtype":"I64","shape":[2305843009213693952],"data_offsets":[0,4]}})", 4),
+                        "overflows");
+  }
+  SECTION("offsets past the data") {
+    expect_format_error(write_raw("past.safetensors", R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8), "past the data");
+  }
+  SECTION("offsets inconsistent with shape x dtype") {
+    expect_format_error(write_raw("size.safetensors", R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", 16), "needs 12");
+  }
+  SECTION("begin after end") {
+    expect_format_error(write_raw("order.safetensors", R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", 16), "begin");
+  }
+  SECTION("overlapping tensors") {
+    expect_format_error(write_raw("overlap.safetensors",
+                                  R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),
+                        "overlap");
+  }
+  SECTION("missing fields") {
+    expect_format_error(write_raw("nodtype.safetensors", R"({"a":{"shape":[1],"data_offsets":[0,4]}})", 4), "dtype");
+    expect_format_error(write_raw("noshape.safetensors", R"({"a":{"dtype":"F32","data_offsets":[0,4]}})", 4), "shape");
+    expect_format_error(write_raw("nooff.safetensors", R"({"a":{"dtype":"F32","shape":[1]}})", 4), "data_offsets");
+  }
+  SECTION("duplicate tensor names") {
+    expect_format_error(write_raw("dup.safetensors",
+                                  R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+                        "duplicate");
+  }
+  SECTION("truncated file") {
+    std::string path = temp_path("trunc.safetensors");
+    io::write_safetensors(path, {{"a", Shape{64}, std::vector<float>(64, 1.0f), {}, false}});
+    fs::resize_file(path, fs::file_size(path) - 10);
+    expect_format_error(path, "past the data");
+  }
+  SECTION("missing file") {
+    CHECK_THROWS_AS(io::SafeTensors(temp_path("does-not-exist.safetensors")), Error);
+  }
+}
+
+TEST_CASE("json: parses the grammar strictly") {
+  json::Value v = json::parse(R"({"a": [1, -2.5e3, true, null, "x\u00e9\n"], "b": {"c": 9007199254740993}})");
+  REQUIRE(v.is_object());
+  const auto& a = v.find("a")->as_array();
+  CHECK(a[0].as_int() == 1);
+  CHECK(a[1].as_double() == -2500.0);
+  CHECK(a[2].as_bool());
+  CHECK(a[3].is_null());
+  CHECK(a[4].as_string() == "x\xc3\xa9\n");
+  CHECK(v.find("b")->find("c")->as_int() == 9007199254740993LL);  // exact beyond 2^53
+  for (const char* bad : {"", "{", "[1,]", "{\"a\":1,}", "01", "1.", "\"\\x\"", "tru", "{\"a\" 1}", "[1] x", "\"\x01\"", "\"\\ud800\""})
+    CHECK_THROWS_AS(json::parse(bad), Error);
+  std::string deep(1000, '[');
+  CHECK_THROWS_AS(json::parse(deep), Error);
+  json::Value round = json::parse(json::dump(v));
+  CHECK(json::dump(round) == json::dump(v));
+}
+
+TEST_CASE("npy: float32 round trip, float64 conversion, and malformed files") {
+  std::string path = temp_path("x.npy");
+  HostTensor t(Shape{2, 3, 4});
+  for (std::size_t i = 0; i < t.data.size(); ++i) t.data[i] = float(i) * 0.5f - 3.0f;
+  io::write_npy(path, t);
+  HostTensor back = io::read_npy(path);
+  CHECK(back.shape == t.shape);
+  CHECK(back.data == t.data);
+
+  HostTensor one(Shape{5});
+  io::write_npy(path, one);
+  CHECK(io::read_npy(path).shape == Shape{5});
+
+  auto write_bytes = [&](const std::string& name, const std::string& bytes) {
+    std::string p = temp_path(name);
+    std::ofstream(p, std::ios::binary) << bytes;
+    return p;
+  };
+  auto npy = [](const std::string& header, std::size_t data_bytes) {
+    std::string h = header;
+    while ((10 + h.size() + 1) % 64) h += ' ';
+    h += '\n';
+    std::string s = "\x93NUMPY\x01";
+    s += '\0';
+    s += char(h.size() & 0xff);
+    s += char(h.size() >> 8);
+    return s + h + std::string(data_bytes, '\0');
+  };
+  CHECK(io::read_npy(write_bytes("f8.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 16))).shape == Shape{2});
+  CHECK_THROWS_AS(io::read_npy(write_bytes("magic.npy", "hello world")), Error);
+  CHECK_THROWS_AS(io::read_npy(write_bytes("i4.npy", npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", 8))), Error);
+  CHECK_THROWS_AS(io::read_npy(write_bytes("fortran.npy", npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", 8))), Error);
+  CHECK_THROWS_AS(io::read_npy(write_bytes("short.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", 20))), Error);
+  CHECK_THROWS_AS(io::read_npy(write_bytes("ovf.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (999999999999999999, 99999), }", 8))), Error);
+  CHECK_THROWS_AS(io::read_npy(temp_path("missing.npy")), Error);
+}
+
+TEST_CASE("AtomicFile leaves nothing behind when not committed") {
+  std::string path = temp_path("atomic.bin");
+  fs::remove(path);
+  {
+    io::AtomicFile f(path);
+    f.write("abc", 3);
+  }
+  CHECK_FALSE(fs::exists(path));
+  for (const auto& e : fs::directory_iterator(fs::path(path).parent_path()))
+    CHECK(e.path().filename().string().find("atomic.bin.tmp") == std::string::npos);
+}

@@ -1,0 +1,250 @@
+// The C-RADIO importer and configs: HF snapshots, the project's own JSON config, key prefixes,
+// optional parts by tensor presence, layouts, random weights, and every error path.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "fixture_check.hpp"
+#include "vit/backends/reference.hpp"
+
+using namespace vit;
+using namespace vit::models::radio;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("vit-test-import-" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Copies a checkpoint, renaming keys with `rename` (return "" to drop a tensor) and appending `extra`.
+void copy_checkpoint(const std::string& src, const std::string& dst, const std::function<std::string(const std::string&)>& rename,
+                     std::vector<io::TensorToWrite> extra = {}) {
+  io::SafeTensors st(src);
+  std::vector<io::TensorToWrite> out;
+  for (const auto& t : st.tensors()) {
+    std::string name = rename(t.name);
+    if (name.empty()) continue;
+    if (t.dtype == DType::i64) out.push_back({name, t.shape, {}, st.to_int64(t), true});
+    else out.push_back({name, t.shape, st.to_float(t).data, {}, false});
+  }
+  for (auto& e : extra) out.push_back(std::move(e));
+  io::write_safetensors(dst, out);
+}
+
+std::string fixture(const std::string& m) { return testing::fixture_dir(m); }
+
+void expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& needle) {
+  try {
+    f();
+    FAIL("expected an error containing '" << needle << "'");
+  } catch (const Error& e) {
+    INFO(e.what());
+    CHECK(e.kind() == kind);
+    CHECK(std::string(e.what()).find(needle) != std::string::npos);
+  }
+}
+
+HostOutput run_reference(const std::string& model_path, const HostTensor& input, Layout layout = Layout::nlc, OpenOptions opt = {}) {
+  reference::Backend b;
+  Snapshot snap = open_snapshot(model_path, opt);
+  Model<reference::Backend> model(b, snap.config, *snap.weights);
+  return model.forward(input, layout);
+}
+
+}  // namespace
+
+TEST_CASE("HF import derives sizes, tokens and optional parts") {
+  Snapshot a = open_snapshot(fixture("A"));
+  CHECK(a.config.timm_model == "vit_base_patch16_224");
+  CHECK(a.config.embed_dim == 64);
+  CHECK(a.config.depth == 2);
+  CHECK(a.config.num_heads == 4);
+  CHECK(a.config.mlp_hidden == 256);
+  CHECK(a.config.pos_grid == 8);
+  CHECK(a.config.num_cls_tokens == 4);
+  CHECK(a.config.num_registers == 4);
+  CHECK(a.config.summary_idxs == std::vector<std::int64_t>{0, 1, 2});
+  CHECK_FALSE(a.config.layer_scale);
+  CHECK_FALSE(a.config.mlp_norm);
+  CHECK_FALSE(a.config.final_norm);
+  CHECK_FALSE(a.config.feature_normalizer);
+
+  Snapshot c = open_snapshot(fixture("C"));
+  CHECK(c.config.embed_dim == 48);
+  CHECK(c.config.num_heads == 2);
+  CHECK(c.config.num_cls_tokens == 3);  // clip, dino_v2, sam
+  CHECK(c.config.num_registers == 1);   // register_multiple 4
+  CHECK(c.config.summary_idxs == std::vector<std::int64_t>{0, 1});
+  CHECK(c.config.layer_scale);
+  CHECK(c.config.mlp_norm);
+  CHECK(c.config.final_norm);
+  CHECK(c.config.feature_normalizer);
+  CHECK(c.config.pos_grid == 3);
+}
+
+TEST_CASE("the project's JSON config round-trips and runs the same weights") {
+  Snapshot a = open_snapshot(fixture("C"));
+  fs::path dir = temp_dir("own-config");
+  a.config.save((dir / "config.json").string());
+  Config back = Config::load((dir / "config.json").string());
+  CHECK(json::dump(back.to_json()) == json::dump(a.config.to_json()));
+  fs::copy_file(fixture("C") + "/model.safetensors", dir / "model.safetensors");
+  HostTensor input = io::read_npy(fixture("C") + "/input_sq32.npy");
+  HostOutput hf = run_reference(fixture("C"), input);
+  HostOutput own = run_reference(dir.string(), input);
+  CHECK(own.summary.data == hf.summary.data);
+  CHECK(own.features.data == hf.features.data);
+}
+
+TEST_CASE("per-variant configs load and match the published parameter counts") {
+  const std::string dir = std::string(VIT_TEST_DATA_DIR) + "/../../models/radio/configs/";
+  struct Want { const char* file; int d, depth, heads; double params_m; };
+  // Parameter counts derived in radio-spec.md §1 (backbone + embedder + 128x128 pos grid + tokens).
+  for (Want w : {Want{"c-radio-v3-b.json", 768, 12, 12, 98.2}, Want{"c-radio-v3-l.json", 1024, 24, 16, 319.9},
+                 Want{"c-radio-v3-h.json", 1280, 32, 16, 651.6}, Want{"c-radio-v3-g.json", 1536, 40, 24, 1159.6},
+                 Want{"c-radio-v2-b.json", 768, 12, 12, 98.2}, Want{"c-radio-v2-h.json", 1280, 32, 16, 651.6}}) {
+    INFO(w.file);
+    Config c = Config::load(dir + w.file);
+    CHECK(c.embed_dim == w.d);
+    CHECK(c.depth == w.depth);
+    CHECK(c.num_heads == w.heads);
+    CHECK(std::abs(double(c.parameter_count()) / 1e6 - w.params_m) < 0.1);
+  }
+  Config v1 = Config::load(dir + "c-radio.json");
+  CHECK(v1.mlp_norm);
+  for (const auto& e : fs::directory_iterator(dir)) CHECK_NOTHROW(Config::load(e.path().string()));
+}
+
+TEST_CASE("a RADIO tower under another key prefix loads; unused tensors are reported") {
+  fs::path dir = temp_dir("prefix");
+  fs::copy_file(fixture("A") + "/config.json", dir / "config.json");
+  copy_checkpoint(fixture("A") + "/model.safetensors", (dir / "model.safetensors").string(),
+                  [](const std::string& k) { return "vision_model." + k; },
+                  {{"vision_model.radio_model.model.patch_generator.video_embedder.weight", Shape{64, 1536}, std::vector<float>(64 * 1536), {}, false}});
+  OpenOptions opt;
+  opt.key_prefix = "vision_model.radio_model.";
+  HostTensor input = io::read_npy(fixture("A") + "/input_sq128.npy");
+  HostOutput out = run_reference(dir.string(), input, Layout::nlc, opt);
+  HostOutput want = run_reference(fixture("A"), input);
+  CHECK(out.features.data == want.features.data);
+
+  Snapshot snap = open_snapshot(dir.string(), opt);
+  reference::Backend b;
+  Model<reference::Backend> model(b, snap.config, *snap.weights);
+  auto unused = dynamic_cast<SafeTensorsWeights&>(*snap.weights).unused();
+  CHECK(std::find(unused.begin(), unused.end(), "vision_model.radio_model.model.patch_generator.video_embedder.weight") != unused.end());
+  // Without the prefix the checkpoint is not a RADIO model.
+  expect_error([&] { open_snapshot(dir.string()); }, ErrorKind::format, "radio_model.model.patch_generator.pos_embed' is missing");
+}
+
+TEST_CASE("summary_idxs fall back to the teachers with use_summary when the buffer is absent") {
+  fs::path dir = temp_dir("no-summary-idxs");
+  fs::copy_file(fixture("C") + "/config.json", dir / "config.json");
+  copy_checkpoint(fixture("C") + "/model.safetensors", (dir / "model.safetensors").string(),
+                  [](const std::string& k) { return k == "radio_model.summary_idxs" ? std::string() : k; });
+  Snapshot snap = open_snapshot(dir.string());
+  CHECK(snap.config.summary_idxs == std::vector<std::int64_t>{0, 1});  // sam has use_summary false
+}
+
+TEST_CASE("NCHW layout is the permutation of NLC") {
+  HostTensor input = io::read_npy(fixture("A") + "/input_rect48x80.npy");
+  HostOutput nlc = run_reference(fixture("A"), input, Layout::nlc);
+  HostOutput nchw = run_reference(fixture("A"), input, Layout::nchw);
+  REQUIRE(nchw.features.shape == Shape{1, 64, 3, 5});
+  REQUIRE(nlc.features.shape == Shape{1, 15, 64});
+  for (int t = 0; t < 15; ++t)
+    for (int d = 0; d < 64; ++d) CHECK(nchw.features.data[std::size_t(d * 15 + t)] == nlc.features.data[std::size_t(t * 64 + d)]);
+  CHECK(nlc.summary.shape == Shape{1, 192});
+}
+
+TEST_CASE("random weights: deterministic per seed, any input size, smaller and larger than the grid") {
+  Config c = open_snapshot(fixture("A")).config;
+  c.depth = 1;
+  reference::Backend b;
+  RandomWeights w1(7), w2(7), w3(8);
+  Model<reference::Backend> m1(b, c, w1), m2(b, c, w2), m3(b, c, w3);
+  for (auto [h, w] : {std::pair{16, 16}, std::pair{32, 176}, std::pair{192, 160}}) {
+    HostTensor input = testing::random_tensor(Shape{2, 3, h, w}, 5, 0.5f, 0.2f);
+    HostOutput o1 = m1.forward(input), o2 = m2.forward(input), o3 = m3.forward(input);
+    CHECK(o1.features.shape == Shape{2, (h / 16) * (w / 16), 64});
+    CHECK(o1.features.data == o2.features.data);
+    CHECK(o1.features.data != o3.features.data);
+  }
+}
+
+TEST_CASE("bad models and inputs give clear errors") {
+  fs::path dir = temp_dir("bad");
+  auto with_config = [&](const std::string& text) {
+    std::ofstream(dir / "config.json") << text;
+    if (!fs::exists(dir / "model.safetensors")) fs::copy_file(fixture("A") + "/model.safetensors", dir / "model.safetensors");
+    return dir.string();
+  };
+  std::string hf = io::read_text_file(fixture("A") + "/config.json");
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string s = hf;
+    s.replace(s.find(from), from.size(), to);
+    return s;
+  };
+  expect_error([&] { open_snapshot(with_config(replaced("vit_base_patch16_224", "vit_tiny_unknown"))); }, ErrorKind::config,
+               "unknown args.model 'vit_tiny_unknown'");
+  expect_error([&] { open_snapshot(with_config(replaced("\"embed_dim\": 64", "\"embed_dim\": 96"))); }, ErrorKind::config,
+               "embed_dim 96, but pos_embed has 64");
+  expect_error([&] { open_snapshot(with_config(replaced("\"depth\": 2", "\"depth\": 3"))); }, ErrorKind::config, "the checkpoint has 2 blocks");
+  expect_error([&] { open_snapshot(with_config("{\"args\": ")); }, ErrorKind::format, "invalid JSON");
+  expect_error([&] { open_snapshot(with_config("{\"format_version\": 7}")); }, ErrorKind::config, "format_version 7 is not supported");
+  expect_error([&] { open_snapshot(with_config("{}")); }, ErrorKind::config, "missing object 'args'");
+  expect_error([&] { open_snapshot((dir / "nope").string()); }, ErrorKind::io, "no such file");
+  fs::path empty = temp_dir("empty");
+  expect_error([&] { open_snapshot(empty.string()); }, ErrorKind::io, "no config.json");
+  fs::copy_file(fixture("A") + "/config.json", empty / "config.json");
+  expect_error([&] { open_snapshot(empty.string()); }, ErrorKind::io, "model.safetensors: missing");
+
+  // A missing and a mis-shaped tensor.
+  fs::path broken = temp_dir("broken");
+  fs::copy_file(fixture("A") + "/config.json", broken / "config.json");
+  copy_checkpoint(fixture("A") + "/model.safetensors", (broken / "model.safetensors").string(),
+                  [](const std::string& k) { return k == "radio_model.model.blocks.1.mlp.fc2.bias" ? std::string() : k; });
+  {
+    Snapshot snap = open_snapshot(broken.string());
+    reference::Backend b;
+    expect_error([&] { Model<reference::Backend>(b, snap.config, *snap.weights); }, ErrorKind::format, "blocks.1.mlp.fc2.bias' is missing");
+  }
+  copy_checkpoint(fixture("A") + "/model.safetensors", (broken / "model.safetensors").string(), [](const std::string& k) { return k; },
+                  {});
+  {
+    // Re-write with a mis-shaped proj weight.
+    io::SafeTensors st((broken / "model.safetensors").string());
+    std::vector<io::TensorToWrite> out;
+    for (const auto& t : st.tensors()) {
+      Shape s = t.shape;
+      std::vector<float> data = t.dtype == DType::i64 ? std::vector<float>{} : st.to_float(t).data;
+      if (t.name == "radio_model.model.blocks.0.attn.proj.weight") {
+        s = Shape{64, 32};
+        data.resize(64 * 32);
+      }
+      if (t.dtype == DType::i64) out.push_back({t.name, s, {}, st.to_int64(t), true});
+      else out.push_back({t.name, s, data, {}, false});
+    }
+    fs::path other = temp_dir("misshaped");
+    fs::copy_file(fixture("A") + "/config.json", other / "config.json");
+    io::write_safetensors((other / "model.safetensors").string(), out);
+    Snapshot snap = open_snapshot(other.string());
+    reference::Backend b;
+    expect_error([&] { Model<reference::Backend>(b, snap.config, *snap.weights); }, ErrorKind::shape, "expected shape [64, 64], got [64, 32]");
+  }
+
+  // Inputs.
+  Snapshot snap = open_snapshot(fixture("A"));
+  reference::Backend b;
+  Model<reference::Backend> model(b, snap.config, *snap.weights);
+  expect_error([&] { model.forward(HostTensor(Shape{1, 3, 40, 32})); }, ErrorKind::shape, "multiples of the patch size 16");
+  expect_error([&] { model.forward(HostTensor(Shape{1, 4, 32, 32})); }, ErrorKind::shape, "expected [B, 3, H, W]");
+  expect_error([&] { model.forward(HostTensor(Shape{3, 32, 32})); }, ErrorKind::shape, "expected [B, 3, H, W]");
+  expect_error([&] { model.forward(HostTensor(Shape{0, 3, 32, 32})); }, ErrorKind::shape, "empty");
+}
