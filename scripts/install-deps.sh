@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vit needs to build and test (run as root, or with sudo).
+# Core + cpu: oneDNN, OpenMP (gcc); tests: Catch2; benchmarks: Google Benchmark;
+# CLI: stb; Vulkan: loader, headers, glslc, lavapipe (Mesa's CPU Vulkan device), validation layers.
+set -euo pipefail
+packages=(build-essential cmake ninja-build pkg-config libdnnl-dev catch2 libbenchmark-dev libstb-dev
+          libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers vulkan-tools python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "install-deps: all packages present"

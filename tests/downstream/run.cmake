@@ -1,0 +1,27 @@
+# Builds examples/host-app against vit the way a downstream project would, then runs it.
+#   cmake -DMODE=subdirectory|package -DVIT_SOURCE=... -DVIT_BUILD=... -DWORK=... -DMODEL=... -P run.cmake
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "command failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(last_output "${out}" PARENT_SCOPE)
+endfunction()
+
+file(REMOVE_RECURSE ${WORK})
+set(common -G Ninja -DCMAKE_BUILD_TYPE=Release)
+if(MODE STREQUAL "subdirectory")
+  run(${CMAKE_COMMAND} -S ${VIT_SOURCE}/examples/host-app -B ${WORK}/build ${common}
+      -DVIT_SOURCE_DIR=${VIT_SOURCE} -DVIT_CUDA=OFF -DVIT_VULKAN=OFF)
+elseif(MODE STREQUAL "package")
+  run(${CMAKE_COMMAND} --install ${VIT_BUILD} --prefix ${WORK}/prefix)
+  run(${CMAKE_COMMAND} -S ${VIT_SOURCE}/examples/host-app -B ${WORK}/build ${common} -DCMAKE_PREFIX_PATH=${WORK}/prefix)
+else()
+  message(FATAL_ERROR "MODE must be subdirectory or package")
+endif()
+run(${CMAKE_COMMAND} --build ${WORK}/build)
+run(${WORK}/build/host_app ${MODEL} 1)
+message(STATUS "host_app: ${last_output}")
+if(NOT last_output MATCHES "summary \\[1, 192\\] features \\[1, 24, 64\\]")
+  message(FATAL_ERROR "unexpected host_app output: ${last_output}")
+endif()
