@@ -2,6 +2,7 @@
 // BasicTensor<Storage> is a backend's tensor: a shape plus the backend's storage (a host vector,
 // a device pointer, a Vulkan buffer). All tensors are dense and row-major.
 #pragma once
+#include <new>
 #include <span>
 #include <utility>
 #include <vector>
@@ -15,7 +16,13 @@ struct HostTensor {
   std::vector<float> data;
 
   HostTensor() = default;
-  explicit HostTensor(Shape s) : shape(std::move(s)), data(std::size_t(shape.numel()), 0.0f) {}
+  explicit HostTensor(Shape s) : shape(std::move(s)) {
+    try {
+      data.assign(std::size_t(shape.numel()), 0.0f);
+    } catch (const std::bad_alloc&) {  // a typed error instead of std::bad_alloc (e.g. a huge config)
+      fail(ErrorKind::out_of_memory, "host tensor: cannot allocate " + shape.str() + " (" + std::to_string(shape.numel()) + " floats)");
+    }
+  }
   HostTensor(Shape s, std::vector<float> d) : shape(std::move(s)), data(std::move(d)) {
     check(std::int64_t(data.size()) == shape.numel(), ErrorKind::shape,
           "host tensor: shape " + shape.str() + " needs " + std::to_string(shape.numel()) +

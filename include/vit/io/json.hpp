@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -118,6 +119,7 @@ class Parser {
   Value parse_object(int depth) {
     expect('{');
     Object obj;
+    std::unordered_set<std::string> keys;  // duplicate check in O(1): a linear scan is O(n^2) for a hostile header
     skip_ws();
     if (peek() == '}') {
       ++pos_;
@@ -130,8 +132,7 @@ class Parser {
       skip_ws();
       expect(':');
       skip_ws();
-      for (const auto& kv : obj)
-        if (kv.first == key) error("duplicate key \"" + key + "\"");
+      if (!keys.insert(key).second) error("duplicate key \"" + key + "\"");
       obj.emplace_back(std::move(key), parse_value(depth + 1));
       skip_ws();
       if (peek() == ',') {
@@ -254,6 +255,7 @@ class Parser {
     std::string text(s_.substr(start, pos_ - start));
     Value::Number n;
     n.value = std::strtod(text.c_str(), nullptr);
+    if (!std::isfinite(n.value)) error("number " + text + " is out of range for a double");
     if (integer) {
       errno = 0;
       char* end = nullptr;
@@ -312,6 +314,7 @@ inline void dump(const Value& v, std::string& out, int indent = 2, int level = 0
   else if (v.is_bool()) out += v.as_bool() ? "true" : "false";
   else if (v.is_integer()) out += std::to_string(v.as_int());
   else if (v.is_number()) {
+    check(std::isfinite(v.as_double()), ErrorKind::argument, "json: cannot write a non-finite number (inf or nan)");
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.9g", v.as_double());
     out += buf;

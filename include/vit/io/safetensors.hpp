@@ -57,7 +57,9 @@ class SafeTensors {
     const std::byte* p = t.bytes.data();
     std::size_t n = std::size_t(t.shape.numel());
     switch (t.dtype) {
-      case DType::f32: std::memcpy(out.data.data(), p, n * 4); break;
+      case DType::f32:
+        if (n) std::memcpy(out.data.data(), p, n * 4);  // an empty vector's data() may be null
+        break;
       case DType::bf16:
         for (std::size_t i = 0; i < n; ++i) {
           std::uint16_t h;

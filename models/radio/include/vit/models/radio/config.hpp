@@ -14,6 +14,9 @@ namespace vit::models::radio {
 
 struct Config {
   static constexpr int kFormatVersion = 1;
+  static constexpr int kMaxDim = 1 << 16;          // embed_dim limit (mlp_hidden: 8x this)
+  static constexpr int kMaxTokens = 1 << 12;       // cls tokens, registers
+  static constexpr int kMaxResolution = 1 << 16;   // max_resolution, preferred_resolution
 
   std::string name;            // e.g. "C-RADIOv3-B"
   std::string version;         // HF RESOURCE_MAP key, e.g. "c-radio_v3-b"
@@ -68,6 +71,17 @@ struct Config {
     for (auto i : summary_idxs)
       need(i >= 0 && i < num_cls_tokens, "summary index " + std::to_string(i) + " is outside the " + std::to_string(num_cls_tokens) + " cls tokens");
     need(max_resolution > 0, "max_resolution must be positive");
+    // Upper bounds: a hostile or mistyped config must fail here, not as std::bad_alloc later.
+    need(embed_dim <= kMaxDim && mlp_hidden <= kMaxDim * 8, "embed_dim " + std::to_string(embed_dim) + " / mlp_hidden " +
+                                                                std::to_string(mlp_hidden) + " exceed the limits " + std::to_string(kMaxDim) +
+                                                                " / " + std::to_string(kMaxDim * 8));
+    need(num_cls_tokens <= kMaxTokens && num_registers <= kMaxTokens,
+         "num_cls_tokens / num_registers must be at most " + std::to_string(kMaxTokens));
+    need(max_resolution <= kMaxResolution, "max_resolution must be at most " + std::to_string(kMaxResolution) + ", got " + std::to_string(max_resolution));
+    need(preferred_resolution[0] > 0 && preferred_resolution[1] > 0 && preferred_resolution[0] <= kMaxResolution &&
+             preferred_resolution[1] <= kMaxResolution,
+         "preferred_resolution must be in [1, " + std::to_string(kMaxResolution) + "], got " + std::to_string(preferred_resolution[0]) +
+             "x" + std::to_string(preferred_resolution[1]));
   }
 
   json::Value to_json() const {
@@ -150,6 +164,8 @@ struct Config {
     if (const json::Value* pr = v.find("preferred_resolution")) {
       if (!pr->is_array() || pr->as_array().size() != 2 || !pr->as_array()[0].is_integer() || !pr->as_array()[1].is_integer())
         bad("'preferred_resolution' must be [height, width]");
+      for (const auto& d : pr->as_array())
+        if (d.as_int() < 1 || d.as_int() > kMaxResolution) bad("'preferred_resolution' entries must be in [1, " + std::to_string(kMaxResolution) + "]");
       c.preferred_resolution = {int(pr->as_array()[0].as_int()), int(pr->as_array()[1].as_int())};
     }
     c.validate(where);

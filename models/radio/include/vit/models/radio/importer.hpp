@@ -6,6 +6,7 @@
 // cls_token_per_teacher) else 1; registers = the rest of cls_token.token's rows; optional parts
 // (patch bias, layer scale, MLP LayerNorm, final norm, PHI-S) by tensor presence.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -63,7 +64,7 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   if (const json::Value* kw = args->find("model_kwargs"); kw && kw->is_object()) {
     for (const auto& [k, v] : kw->as_object()) {
       if (k == "embed_dim" || k == "depth" || k == "num_heads") {
-        if (!v.is_integer()) bad("args.model_kwargs." + k + " must be an integer");
+        if (!v.is_integer() || v.as_int() < 0 || v.as_int() > Config::kMaxDim) bad("args.model_kwargs." + k + " must be an integer in [0, " + std::to_string(Config::kMaxDim) + "]");
         (k == "embed_dim" ? arch.embed_dim : k == "depth" ? arch.depth : arch.num_heads) = int(v.as_int());
       } else if (notes) {
         notes->push_back("args.model_kwargs." + k + " not needed for inference (taken from tensor shapes)");
@@ -150,10 +151,12 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   c.final_norm = st.has("model.norm.weight");
   c.feature_normalizer = st.has("feature_normalizer.tx");
 
-  if (const json::Value* m = hf.find("max_resolution"); m && m->is_integer()) c.max_resolution = int(m->as_int());
+  if (const json::Value* m = hf.find("max_resolution"); m && m->is_integer())
+    c.max_resolution = int(std::clamp<std::int64_t>(m->as_int(), -1, Config::kMaxResolution + 1));  // validate() rejects out of range
   if (const json::Value* pr = hf.find("preferred_resolution"); pr && pr->is_array() && pr->as_array().size() == 2 &&
                                                                 pr->as_array()[0].is_integer() && pr->as_array()[1].is_integer())
-    c.preferred_resolution = {int(pr->as_array()[0].as_int()), int(pr->as_array()[1].as_int())};
+    c.preferred_resolution = {int(std::clamp<std::int64_t>(pr->as_array()[0].as_int(), -1, Config::kMaxResolution + 1)),
+                              int(std::clamp<std::int64_t>(pr->as_array()[1].as_int(), -1, Config::kMaxResolution + 1))};
   c.validate(where);
   return c;
 }

@@ -1,0 +1,92 @@
+// Register-blocked tile products for the fused attention: C[R x 16·NV] (=|+=) A[R x K] · B[K x 16·NV],
+// optionally rescaling the old C by a factor per column first (C = C·diag(col_scale) + A·B).
+// A is read by broadcast through two strides (row, k), so the same kernel serves S^T = K·Q^T (A = K
+// rows of the fused qkv tensor) and O^T += V^T·P^T (A = V read column-wise). B and C are dense
+// row-major tiles whose width is a multiple of 16 floats (one AVX-512 vector).
+// AVX-512 intrinsics when the compiler targets it; a plain loop nest (auto-vectorised) otherwise.
+#pragma once
+#include <cstddef>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace vit::cpu::kernel {
+
+inline constexpr int kLanes = 16;    // floats per column group of a tile
+inline constexpr int kMaxVecs = 4;   // widest tile: 64 columns
+inline constexpr int kTileRows = 6;  // rows per register block (6 x 4 vectors = 24 accumulators)
+
+// One register block: R rows, NV column vectors, K steps.
+template <int R, int NV, bool Accumulate>
+inline void micro_tile(const float* a, std::ptrdiff_t a_row, std::ptrdiff_t a_k, const float* b, std::ptrdiff_t ldb, float* c,
+                       std::ptrdiff_t ldc, int k, const float* col_scale) {
+#if defined(__AVX512F__)
+  __m512 acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = Accumulate ? _mm512_loadu_ps(c + r * ldc + v * kLanes) : _mm512_setzero_ps();
+  if (Accumulate && col_scale)
+    for (int v = 0; v < NV; ++v) {
+      const __m512 f = _mm512_loadu_ps(col_scale + v * kLanes);
+      for (int r = 0; r < R; ++r) acc[r][v] = _mm512_mul_ps(acc[r][v], f);
+    }
+  for (int kk = 0; kk < k; ++kk) {
+    __m512 bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + kk * ldb + v * kLanes);
+    const float* ak = a + kk * a_k;
+    for (int r = 0; r < R; ++r) {
+      const __m512 av = _mm512_set1_ps(ak[r * a_row]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(c + r * ldc + v * kLanes, acc[r][v]);
+#else
+  constexpr int W = NV * kLanes;
+  float acc[R][W];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < W; ++j) acc[r][j] = Accumulate ? c[r * ldc + j] * (col_scale ? col_scale[j] : 1.0f) : 0.0f;
+  for (int kk = 0; kk < k; ++kk) {
+    const float* bk = b + kk * ldb;
+    for (int r = 0; r < R; ++r) {
+      const float av = a[r * a_row + kk * a_k];
+      for (int j = 0; j < W; ++j) acc[r][j] += av * bk[j];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < W; ++j) c[r * ldc + j] = acc[r][j];
+#endif
+}
+
+template <int R, bool Accumulate>
+inline void micro_tile_nv(int nv, const float* a, std::ptrdiff_t a_row, std::ptrdiff_t a_k, const float* b, std::ptrdiff_t ldb,
+                          float* c, std::ptrdiff_t ldc, int k, const float* col_scale) {
+  switch (nv) {
+    case 1: micro_tile<R, 1, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale); break;
+    case 2: micro_tile<R, 2, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale); break;
+    case 3: micro_tile<R, 3, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale); break;
+    default: micro_tile<R, 4, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale); break;
+  }
+}
+
+// C[rows x 16·nv] (=|+=) A[rows x k] · B[k x 16·nv], A(r, kk) = a[r*a_row + kk*a_k]; nv in [1, 4].
+// With Accumulate and a non-null col_scale [16·nv], the old C is scaled per column before adding.
+template <bool Accumulate>
+inline void tile_product(int rows, int nv, const float* a, std::ptrdiff_t a_row, std::ptrdiff_t a_k, const float* b,
+                         std::ptrdiff_t ldb, float* c, std::ptrdiff_t ldc, int k, const float* col_scale = nullptr) {
+  int r = 0;
+  for (; r + kTileRows <= rows; r += kTileRows)
+    micro_tile_nv<kTileRows, Accumulate>(nv, a + r * a_row, a_row, a_k, b, ldb, c + r * ldc, ldc, k, col_scale);
+  const float* ar = a + r * a_row;
+  float* cr = c + r * ldc;
+  switch (rows - r) {
+    case 1: micro_tile_nv<1, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale); break;
+    case 2: micro_tile_nv<2, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale); break;
+    case 3: micro_tile_nv<3, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale); break;
+    case 4: micro_tile_nv<4, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale); break;
+    case 5: micro_tile_nv<5, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale); break;
+    default: break;
+  }
+}
+
+}  // namespace vit::cpu::kernel

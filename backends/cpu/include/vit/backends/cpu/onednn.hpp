@@ -1,0 +1,133 @@
+// Every oneDNN call of the CPU backend lives here: the matmul primitive behind `linear`.
+// Builds against oneDNN 2.x (Debian bookworm ships 2.6.3) and 3.x (the matmul descriptor and the
+// eltwise post-op signature changed in 3.0; see the DNNL_VERSION_MAJOR branches).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "vit/error.hpp"
+
+namespace vit::cpu::onednn {
+
+// One CPU engine for the process (engines are thread-safe); one stream per calling thread, so
+// independent backends may run on different threads at once.
+inline dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+inline dnnl::stream& stream() {
+  thread_local dnnl::stream s(engine());
+  return s;
+}
+
+// "2.6.3 (avx512_core)": the library version and the instruction set its kernels use.
+inline std::string version_string() {
+  const dnnl_version_t* v = dnnl_version();
+  std::string isa;
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: isa = "sse41"; break;
+    case dnnl::cpu_isa::avx: isa = "avx"; break;
+    case dnnl::cpu_isa::avx2: isa = "avx2"; break;
+    case dnnl::cpu_isa::avx2_vnni: isa = "avx2_vnni"; break;
+    case dnnl::cpu_isa::avx512_core: isa = "avx512_core"; break;
+    case dnnl::cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
+    case dnnl::cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
+    case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
+    default: isa = "isa " + std::to_string(int(dnnl::get_effective_cpu_isa())); break;
+  }
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) + " (" + isa + ")";
+}
+
+// y[M,N] = (accumulate ? y : 0) + act(x[M,K] W^T + b) with W [N,K] reordered once into the layout
+// the matmul primitive prefers (format_tag::any). Bias, GELU(erf) and the residual sum are
+// post-ops of the same primitive. Primitives are cached per (M, gelu, accumulate).
+class Matmul {
+ public:
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  using dims = dnnl::memory::dims;
+
+  Matmul(const float* w, const float* bias, std::int64_t n, std::int64_t k) : n_(n), k_(k) {
+    // W [N,K] row-major is the matmul's weights [K,N] with strides {1, K}: tag ba.
+    dnnl::memory::desc user({k, n}, dt::f32, tag::ba);
+    auto pd = make_pd(kReferenceRows, dnnl::memory::desc({k, n}, dt::f32, tag::any), bias != nullptr, false, false);
+    weights_desc_ = pd.weights_desc();
+    weights_ = dnnl::memory(weights_desc_, engine());
+    dnnl::memory src(user, engine(), const_cast<float*>(w));
+    dnnl::reorder(src, weights_).execute(stream(), src, weights_);
+    stream().wait();
+    if (bias) {
+      bias_.assign(bias, bias + n);
+      bias_mem_ = dnnl::memory({{1, n}, dt::f32, tag::ab}, engine(), bias_.data());
+    }
+  }
+
+  std::int64_t n() const { return n_; }
+  std::int64_t k() const { return k_; }
+
+  void run(const float* x, float* y, std::int64_t m, bool gelu, bool accumulate) {
+    if (m == 0) return;
+    const dnnl::matmul& prim = primitive(m, gelu, accumulate);
+    dnnl::memory src({{m, k_}, dt::f32, tag::ab}, engine(), const_cast<float*>(x));
+    dnnl::memory dst({{m, n_}, dt::f32, tag::ab}, engine(), y);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
+    if (!bias_.empty()) args.emplace(DNNL_ARG_BIAS, bias_mem_);
+    prim.execute(stream(), args);
+    stream().wait();
+  }
+
+  // The implementation oneDNN picked for M rows (e.g. "brg:avx512_core"); for docs and tests.
+  std::string implementation(std::int64_t m, bool gelu, bool accumulate) {
+    return make_pd(m, weights_desc_, !bias_.empty(), gelu, accumulate).impl_info_str();
+  }
+
+ private:
+  static constexpr std::int64_t kReferenceRows = 1024;
+
+  dnnl::matmul::primitive_desc make_pd(std::int64_t m, const dnnl::memory::desc& wd, bool bias, bool gelu, bool accumulate) const {
+    dnnl::memory::desc src({m, k_}, dt::f32, tag::ab), dst({m, n_}, dt::f32, tag::ab);
+    dnnl::memory::desc bd = bias ? dnnl::memory::desc({1, n_}, dt::f32, tag::ab) : dnnl::memory::desc();
+    dnnl::post_ops ops;
+#if DNNL_VERSION_MAJOR >= 3
+    if (gelu) ops.append_eltwise(dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+#else
+    if (gelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+#endif
+    if (accumulate) ops.append_sum(1.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    try {
+#if DNNL_VERSION_MAJOR >= 3
+      return dnnl::matmul::primitive_desc(engine(), src, wd, bd, dst, attr);
+#else
+      return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wd, bd, dst), attr, engine());
+#endif
+    } catch (const dnnl::error& e) {
+      fail(ErrorKind::backend, "cpu linear: oneDNN matmul [" + std::to_string(m) + "x" + std::to_string(k_) + "] x [" +
+                                   std::to_string(k_) + "x" + std::to_string(n_) + "] failed: " + e.what());
+    }
+  }
+
+  const dnnl::matmul& primitive(std::int64_t m, bool gelu, bool accumulate) {
+    auto key = std::make_tuple(m, gelu, accumulate);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) it = cache_.emplace(key, dnnl::matmul(make_pd(m, weights_desc_, !bias_.empty(), gelu, accumulate))).first;
+    return it->second;
+  }
+
+  std::int64_t n_, k_;
+  dnnl::memory::desc weights_desc_;
+  dnnl::memory weights_;
+  std::vector<float> bias_;
+  dnnl::memory bias_mem_;
+  std::map<std::tuple<std::int64_t, bool, bool>, dnnl::matmul> cache_;
+};
+
+}  // namespace vit::cpu::onednn

@@ -1,0 +1,591 @@
+// vit::cuda::Backend — the Backend concept on an NVIDIA GPU (nvcc only: include from .cu files).
+//
+// One device, one stream. Weights are uploaded once by make_linear (converted to bf16/fp16 in
+// those modes); activations live in tensors from a caching allocator; GEMMs run through cuBLASLt
+// with fused bias / GELU epilogues and residual accumulation (beta = 1); LayerNorm, im2patch,
+// position-embedding resampling, token assembly/gather and fused flash attention are own kernels.
+//
+// Precisions (Options::precision):
+//   fp32  exact path: fp32 GEMMs (CUBLAS_COMPUTE_32F), erf GELU, fp32 FMA attention
+//   tf32  GEMMs on tensor cores with TF32 inputs (CUBLAS_COMPUTE_32F_FAST_TF32); the rest as fp32
+//   bf16, fp16  GEMM inputs and attention in 16 bits on tensor cores, fp32 accumulation, fp32
+//         LayerNorm statistics, fp32 residual stream; the GELU of fc1 is cuBLASLt's fused (tanh) GELU
+// In bf16/fp16 mode a tensor also has a 16-bit mirror; producers whose consumers are GEMMs or
+// attention (LayerNorm, qkv/fc1 GEMMs, attention) write only the mirror, and any op that needs
+// the other copy converts on demand (detail::TensorState).
+//
+// run_graph(key, body) runs body() directly on a key's first call (warm-up: lazy kernel loading,
+// index uploads), records it into a CUDA graph on the second call and replays the graph on later
+// calls (Options::graphs = false runs body() directly every time).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "vit/backend.hpp"
+#include "vit/backends/cuda/attention.cuh"
+#include "vit/backends/cuda/check.cuh"
+#include "vit/backends/cuda/gemm.cuh"
+#include "vit/backends/cuda/kernels.cuh"
+#include "vit/backends/cuda/memory.cuh"
+
+namespace vit::cuda {
+
+struct Options {
+  int device = 0;                         // CUDA device ordinal
+  Precision precision = Precision::fp32;  // arithmetic of GEMMs and attention
+  bool graphs = true;                     // capture the model's forward into a CUDA graph
+};
+
+class Backend {
+ public:
+  using Tensor = BasicTensor<std::shared_ptr<detail::TensorState>>;
+  // A prepared linear layer: W [n, k] on the device (fp32, or bf16/fp16 in those modes), bias [n].
+  struct Linear {
+    std::shared_ptr<void> weight, bias_f32, bias_half;
+    std::int64_t n = 0, k = 0;
+  };
+
+  explicit Backend(Options opt = {}) : opt_(opt) {
+    int count = 0;
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+      cudaGetLastError();
+      fail(ErrorKind::backend, "cuda: no CUDA device found (cudaGetDeviceCount: " +
+                                   (e != cudaSuccess ? detail::cuda_error_text(e) : std::string("0 devices")) + ")");
+    }
+    check(opt_.device >= 0 && opt_.device < count, ErrorKind::argument,
+          "cuda: device " + std::to_string(opt_.device) + " does not exist (" + std::to_string(count) + " device(s): 0.." +
+              std::to_string(count - 1) + ")");
+    detail::check_cuda(cudaSetDevice(opt_.device), "cudaSetDevice");
+    cudaDeviceProp prop{};
+    detail::check_cuda(cudaGetDeviceProperties(&prop, opt_.device), "cudaGetDeviceProperties");
+    device_name_ = prop.name;
+    sm_ = prop.major * 10 + prop.minor;
+    check(sm_ >= 80, ErrorKind::unsupported,
+          "cuda: device " + std::to_string(opt_.device) + " (" + device_name_ + ", sm_" + std::to_string(sm_) +
+              ") is older than sm_80, which this backend needs");
+    detail::check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+    pool_ = std::make_shared<detail::Pool>(opt_.device);
+    gemm_ = std::make_unique<detail::Gemm>();
+    gemm_workspace_ = detail::make_block(pool_, detail::Gemm::kWorkspaceBytes, false);
+    gemm_->set_workspace(gemm_workspace_.get());
+    detail::prepare_attention_kernels();
+  }
+
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  ~Backend() {
+    if (stream_) cudaStreamSynchronize(stream_);
+    for (auto& [key, g] : graphs_) cudaGraphExecDestroy(g.exec);
+    gemm_.reset();
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+
+  std::string_view name() const { return "cuda"; }
+  // e.g. "cuda: NVIDIA H100 80GB HBM3 (sm_90), bf16, graphs on"
+  std::string description() const {
+    return "cuda: " + device_name_ + " (sm_" + std::to_string(sm_) + "), " + to_string(opt_.precision) + ", graphs " +
+           (opt_.graphs ? "on" : "off");
+  }
+  Precision precision() const { return opt_.precision; }
+  const Options& options() const { return opt_; }
+  cudaStream_t stream() const { return stream_; }
+
+  // ---- memory ----------------------------------------------------------------------------------
+  Tensor alloc(const Shape& s) {
+    not_capturing("alloc");
+    auto st = std::make_shared<detail::TensorState>();
+    st->n = s.numel();
+    st->f32 = detail::make_block(pool_, std::size_t(st->n) * sizeof(float), false);
+    if (half_mode()) st->half = detail::make_block(pool_, std::size_t(st->n) * 2, false);
+    if (std::size_t(st->n) > scratch_elems_) {
+      scratch_.reset();
+      scratch_ = detail::make_block(pool_, std::size_t(st->n) * sizeof(float), false);
+      scratch_elems_ = std::size_t(st->n);
+    }
+    return Tensor{s, std::move(st)};
+  }
+
+  Tensor upload(const HostTensor& h) {
+    Tensor t = alloc(h.shape);
+    upload(h, t);
+    return t;
+  }
+
+  // Copies host data into an existing tensor of equal size (no allocation).
+  void upload(const HostTensor& h, Tensor& y) {
+    not_capturing("upload");
+    check(h.shape.numel() == y.numel() && std::int64_t(h.data.size()) == y.numel(), ErrorKind::shape,
+          "upload: " + h.shape.str() + " into " + y.shape.str());
+    float* dst = write_f32(y);
+    if (y.numel() > 0)
+      detail::check_cuda(cudaMemcpyAsync(dst, h.data.data(), std::size_t(y.numel()) * sizeof(float), cudaMemcpyHostToDevice, stream_),
+                         "cudaMemcpyAsync(host to device)");
+  }
+
+  HostTensor download(const Tensor& t) {
+    not_capturing("download");
+    const float* src = read_f32(t);
+    HostTensor h(t.shape);
+    if (t.numel() > 0)
+      detail::check_cuda(cudaMemcpyAsync(h.data.data(), src, std::size_t(t.numel()) * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+                         "cudaMemcpyAsync(device to host)");
+    synchronize();
+    return h;
+  }
+
+  void synchronize() {
+    not_capturing("synchronize");
+    detail::check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (a kernel or copy queued earlier failed)");
+  }
+
+  void copy(const Tensor& x, Tensor& y) {
+    check(x.numel() == y.numel(), ErrorKind::shape, "copy: " + x.shape.str() + " into " + y.shape.str());
+    const float* src = read_f32(x);
+    float* dst = write_f32(y);
+    if (x.numel() > 0 && src != dst)
+      detail::check_cuda(cudaMemcpyAsync(dst, src, std::size_t(x.numel()) * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
+                         "cudaMemcpyAsync(device to device)");
+  }
+
+  // ---- linear layers ---------------------------------------------------------------------------
+  Linear make_linear(const HostTensor& w, const HostTensor* b) {
+    not_capturing("make_linear");
+    check(w.shape.rank() == 2, ErrorKind::shape, "linear weight: expected rank 2, got " + w.shape.str());
+    Linear l;
+    l.n = w.shape[0];
+    l.k = w.shape[1];
+    Tensor wt = upload(w);
+    if (half_mode()) {
+      l.weight = detail::make_block(pool_, std::size_t(w.shape.numel()) * 2, false);
+      with_half([&](auto tag) {
+        using H = decltype(tag);
+        detail::convert(wt.storage->f(), static_cast<H*>(l.weight.get()), w.shape.numel(), stream_);
+      });
+    } else {
+      l.weight = wt.storage->f32;
+    }
+    if (b) {
+      expect_shape(*b, Shape{l.n}, "linear bias");
+      Tensor bt = upload(*b);
+      l.bias_f32 = bt.storage->f32;
+      if (half_mode()) {
+        l.bias_half = detail::make_block(pool_, std::size_t(l.n) * 2, false);
+        with_half([&](auto tag) {
+          using H = decltype(tag);
+          detail::convert(bt.storage->f(), static_cast<H*>(l.bias_half.get()), l.n, stream_);
+        });
+      }
+    }
+    synchronize();  // the fp32 staging copies go back to the pool only once converted
+    return l;
+  }
+
+  // y[M,N] = (accumulate ? y : 0) + act(x[M,K] W^T + b)
+  void linear(const Linear& l, const Tensor& x, Tensor& y, Activation act, bool accumulate) {
+    const std::int64_t m = rows(x, l.k, "linear input");
+    check(y.numel() == m * l.n, ErrorKind::shape,
+          "linear output: expected " + std::to_string(m * l.n) + " values ([" + std::to_string(m) + ", " + std::to_string(l.n) + "]), got " +
+              y.shape.str());
+    check(m <= INT32_MAX && l.n <= INT32_MAX && l.k <= INT32_MAX, ErrorKind::shape, "linear: sizes beyond 2^31 are not supported");
+    const bool gelu = act == Activation::gelu;
+    const bool has_bias = l.bias_f32 != nullptr;
+    const int mi = int(m), ni = int(l.n), ki = int(l.k);
+    const auto* bias32 = static_cast<const float*>(l.bias_f32.get());
+    if (!half_mode()) {
+      const cublasComputeType_t compute = opt_.precision == Precision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+      const float* xp = read_f32(x);
+      if (accumulate) read_f32(y);
+      float* yp = write_f32(y);
+      const auto* w = static_cast<const float*>(l.weight.get());
+      if (m == 0 || l.n == 0) return;
+      if (!gelu && l.k > 0) {
+        const detail::GemmKey key{m, l.n, l.k, CUDA_R_32F, CUDA_R_32F, compute, has_bias ? detail::Epilogue::bias : detail::Epilogue::none};
+        if (gemm_->run(key, w, xp, yp, bias32, accumulate ? 1.0f : 0.0f, stream_)) return;
+      } else if (gelu && l.k > 0) {
+        float* t = accumulate ? scratch() : yp;
+        const detail::GemmKey key{m, l.n, l.k, CUDA_R_32F, CUDA_R_32F, compute, detail::Epilogue::none};
+        if (gemm_->run(key, w, xp, t, nullptr, 0.0f, stream_)) {
+          detail::gelu_epilogue(t, bias32, yp, m, l.n, accumulate, stream_);
+          return;
+        }
+      }
+      detail::gemm_fallback(w, xp, yp, bias32, mi, ni, ki, gelu, accumulate, stream_);
+      return;
+    }
+    with_half([&](auto tag) {
+      using H = decltype(tag);
+      constexpr cudaDataType_t ht = std::is_same_v<H, __half> ? CUDA_R_16F : CUDA_R_16BF;
+      const auto* xp = static_cast<const H*>(read_half(x));
+      const auto* w = static_cast<const H*>(l.weight.get());
+      if (!accumulate) {
+        // 16-bit output into the mirror, bias (+ cuBLASLt's GELU) fused.
+        H* yp = static_cast<H*>(write_half(y));
+        if (m == 0 || l.n == 0) return;
+        const auto* biash = static_cast<const H*>(l.bias_half.get());
+        const detail::Epilogue epi = gelu ? (has_bias ? detail::Epilogue::gelu_bias : detail::Epilogue::gelu)
+                                          : (has_bias ? detail::Epilogue::bias : detail::Epilogue::none);
+        if (l.k > 0 && gemm_->run(detail::GemmKey{m, l.n, l.k, ht, ht, CUBLAS_COMPUTE_32F, epi}, w, xp, yp, biash, 0.0f, stream_)) return;
+        detail::gemm_fallback(w, xp, yp, biash, mi, ni, ki, gelu, false, stream_);
+        return;
+      }
+      // Residual accumulation into the fp32 copy of y.
+      read_f32(y);
+      float* yp = write_f32(y);
+      if (m == 0 || l.n == 0) return;
+      if (l.k > 0 && !gelu) {
+        const detail::GemmKey key{m, l.n, l.k, ht, CUDA_R_32F, CUBLAS_COMPUTE_32F, has_bias ? detail::Epilogue::bias : detail::Epilogue::none};
+        if (gemm_->run(key, w, xp, yp, bias32, 1.0f, stream_)) return;
+      } else if (l.k > 0) {
+        float* t = scratch();
+        if (gemm_->run(detail::GemmKey{m, l.n, l.k, ht, CUDA_R_32F, CUBLAS_COMPUTE_32F, detail::Epilogue::none}, w, xp, t, nullptr, 0.0f, stream_)) {
+          detail::gelu_epilogue(t, bias32, yp, m, l.n, true, stream_);
+          return;
+        }
+      }
+      detail::gemm_fallback(w, xp, yp, bias32, mi, ni, ki, gelu, true, stream_);
+    });
+  }
+
+  // ---- row and token ops -----------------------------------------------------------------------
+  void layer_norm(const Tensor& x, const Tensor& g, const Tensor& b, float eps, Tensor& y) {
+    const std::int64_t d = g.numel();
+    const std::int64_t m = rows(x, d, "layer_norm input");
+    check(b.numel() == d, ErrorKind::shape, "layer_norm bias: expected " + std::to_string(d) + " values, got " + b.shape.str());
+    check(y.shape == x.shape, ErrorKind::shape, "layer_norm output: expected " + x.shape.str() + ", got " + y.shape.str());
+    check(d <= INT32_MAX, ErrorKind::shape, "layer_norm: width beyond 2^31");
+    const float* gp = read_f32(g);
+    const float* bp = read_f32(b);
+    if (!half_mode()) {
+      const float* xp = read_f32(x);
+      detail::layer_norm(xp, gp, bp, eps, write_f32(y), m, int(d), stream_);
+      return;
+    }
+    with_half([&](auto tag) {
+      using H = decltype(tag);
+      if (x.storage->f32_fresh) {
+        const float* xp = read_f32(x);
+        detail::layer_norm(xp, gp, bp, eps, static_cast<H*>(write_half(y)), m, int(d), stream_);
+      } else {
+        const auto* xp = static_cast<const H*>(read_half(x));
+        detail::layer_norm(xp, gp, bp, eps, static_cast<H*>(write_half(y)), m, int(d), stream_);
+      }
+    });
+  }
+
+  // out[B,N,D] = softmax(q k^T / sqrt(hd)) v per head, from the fused qkv [B,N,3D].
+  void attention(const Tensor& qkv, int heads, Tensor& out) {
+    check(qkv.shape.rank() == 3 && qkv.shape[2] % 3 == 0, ErrorKind::shape, "attention input: expected [B, N, 3D], got " + qkv.shape.str());
+    const std::int64_t batch = qkv.shape[0], n = qkv.shape[1], d = qkv.shape[2] / 3;
+    check(heads > 0 && d % heads == 0, ErrorKind::shape,
+          "attention: width " + std::to_string(d) + " is not divisible by " + std::to_string(heads) + " heads");
+    expect_shape(out, Shape{batch, n, d}, "attention output");
+    check(batch <= 65535 && heads <= 65535 && n <= INT32_MAX / 2, ErrorKind::shape,
+          "attention: batch and heads must be <= 65535 and N < 2^30, got " + qkv.shape.str() + " with " + std::to_string(heads) + " heads");
+    const int hd = int(d / heads);
+    if (half_mode() && detail::attention_mma_supports(hd)) {
+      with_half([&](auto tag) {
+        using H = decltype(tag);
+        const auto* q = static_cast<const H*>(read_half(qkv));
+        detail::attention_mma(q, static_cast<H*>(write_half(out)), int(batch), int(n), heads, hd, stream_);
+      });
+      return;
+    }
+    check(hd <= detail::kMaxHeadDimF32, ErrorKind::unsupported,
+          "cuda attention: head dim " + std::to_string(hd) + " is above the supported " + std::to_string(detail::kMaxHeadDimF32));
+    const float* q = read_f32(qkv);
+    detail::attention_f32(q, write_f32(out), int(batch), int(n), heads, hd, stream_);
+  }
+
+  void im2patch(const Tensor& img, int p, const Tensor& mean, const Tensor& std, Tensor& out) {
+    check(img.shape.rank() == 4, ErrorKind::shape, "im2patch input: expected [B, C, H, W], got " + img.shape.str());
+    const std::int64_t batch = img.shape[0], c = img.shape[1], h = img.shape[2], w = img.shape[3];
+    check(p > 0 && h % p == 0 && w % p == 0, ErrorKind::shape,
+          "im2patch: image " + img.shape.str() + " is not a multiple of patch " + std::to_string(p));
+    check(mean.numel() == c && std.numel() == c, ErrorKind::shape, "im2patch: mean/std must have " + std::to_string(c) + " values");
+    check(c <= INT32_MAX && h <= INT32_MAX && w <= INT32_MAX, ErrorKind::shape, "im2patch: image too large " + img.shape.str());
+    expect_shape(out, Shape{batch * (h / p) * (w / p), c * p * p}, "im2patch output");
+    const float* ip = read_f32(img);
+    const float* mp = read_f32(mean);
+    const float* sp = read_f32(std);
+    detail::im2patch(ip, mp, sp, write_f32(out), batch, int(c), int(h), int(w), p, stream_);
+  }
+
+  void resample_pos_embed(const Tensor& pos, int gh, int gw, Tensor& out) {
+    check(pos.shape.rank() == 3 && pos.shape[0] == pos.shape[1], ErrorKind::shape,
+          "resample_pos_embed input: expected [R, R, D], got " + pos.shape.str());
+    check(gh > 0 && gw > 0, ErrorKind::shape, "resample_pos_embed: empty grid");
+    const std::int64_t r = pos.shape[0], d = pos.shape[2];
+    expect_shape(out, Shape{std::int64_t(gh) * gw, d}, "resample_pos_embed output");
+    check(r <= INT32_MAX && d <= INT32_MAX, ErrorKind::shape, "resample_pos_embed: grid too large " + pos.shape.str());
+    const float* pp = read_f32(pos);
+    detail::resample_pos_embed(pp, int(r), int(d), gh, gw, write_f32(out), stream_);
+  }
+
+  void assemble_tokens(const Tensor& prefix, const Tensor& patches, const Tensor& pos, Tensor& h) {
+    check(h.shape.rank() == 3, ErrorKind::shape, "assemble_tokens output: expected [B, S+T, D], got " + h.shape.str());
+    const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2];
+    check(d > 0, ErrorKind::shape, "assemble_tokens: zero width " + h.shape.str());
+    const std::int64_t s = prefix.numel() / d, t = pos.numel() / d;
+    check(s + t == n && patches.numel() == batch * t * d && prefix.numel() == s * d && pos.numel() == t * d, ErrorKind::shape,
+          "assemble_tokens: prefix " + prefix.shape.str() + " + patches " + patches.shape.str() + " do not make " + h.shape.str());
+    const float* a = read_f32(prefix);
+    const float* pa = read_f32(patches);
+    const float* po = read_f32(pos);
+    detail::assemble_tokens(a, pa, po, write_f32(h), batch, s, t, d, stream_);
+  }
+
+  // out[b, j] = h[b, idx[j]]. Contiguous or evenly strided index lists need no device copy; others
+  // are uploaded once and cached by content.
+  void gather_tokens(const Tensor& h, std::span<const std::int64_t> idx, Tensor& out) {
+    check(h.shape.rank() == 3, ErrorKind::shape, "gather_tokens input: expected [B, N, D], got " + h.shape.str());
+    const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2];
+    const std::int64_t j = std::int64_t(idx.size());
+    check(out.numel() == batch * j * d, ErrorKind::shape,
+          "gather_tokens output: expected " + std::to_string(batch * j * d) + " values, got " + out.shape.str());
+    for (auto i : idx)
+      check(i >= 0 && i < n, ErrorKind::shape, "gather_tokens: index " + std::to_string(i) + " outside [0, " + std::to_string(n) + ")");
+    detail::GatherIndex gi;
+    bool affine = true;
+    if (j >= 2)
+      for (std::int64_t k = 2; k < j && affine; ++k) affine = idx[std::size_t(k)] - idx[std::size_t(k - 1)] == idx[1] - idx[0];
+    if (affine) {
+      gi.start = j > 0 ? idx[0] : 0;
+      gi.step = j > 1 ? idx[1] - idx[0] : 1;
+    } else {
+      std::vector<std::int64_t> key(idx.begin(), idx.end());
+      auto it = index_cache_.find(key);
+      if (it == index_cache_.end()) {
+        if (capturing_) {  // cannot upload during capture: run_graph re-runs the body uncaptured
+          capture_spoiled_ = true;
+          return;
+        }
+        auto block = detail::make_block(pool_, key.size() * sizeof(std::int64_t), false);
+        detail::check_cuda(cudaMemcpyAsync(block.get(), key.data(), key.size() * sizeof(std::int64_t), cudaMemcpyHostToDevice, stream_),
+                           "cudaMemcpyAsync(gather indices)");
+        it = index_cache_.emplace(std::move(key), std::move(block)).first;
+      }
+      gi.dev = static_cast<const std::int64_t*>(it->second.get());
+    }
+    const float* hp = read_f32(h);
+    detail::gather_tokens(hp, gi, write_f32(out), batch, n, j, d, stream_);
+  }
+
+  // ---- CUDA graphs (vit::GraphCapable) ---------------------------------------------------------
+  template <class F>
+  void run_graph(std::uint64_t key, F&& body) {
+    if (!opt_.graphs || capturing_) {
+      body();
+      return;
+    }
+    if (auto it = graphs_.find(key); it != graphs_.end()) {
+      detail::check_cuda(cudaGraphLaunch(it->second.exec, stream_), "cudaGraphLaunch");
+      apply_flags(it->second.flags);
+      return;
+    }
+    if (warmed_.insert(key).second) {  // first call: run uncaptured (loads kernels, fills caches)
+      body();
+      return;
+    }
+    cudaGraph_t graph = nullptr;
+    begin_capture();
+    try {
+      body();
+    } catch (...) {
+      abort_capture();
+      throw;
+    }
+    std::vector<FlagState> flags = end_capture(graph);
+    if (capture_spoiled_) {
+      cudaGraphDestroy(graph);
+      capture_spoiled_ = false;
+      body();
+      return;
+    }
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    detail::check_cuda(e, "cudaGraphInstantiate");
+    if (graphs_.size() >= kMaxGraphs) {  // drop the oldest capture (keys grow with each workspace)
+      cudaStreamSynchronize(stream_);
+      cudaGraphExecDestroy(graphs_.begin()->second.exec);
+      graphs_.erase(graphs_.begin());
+    }
+    graphs_.emplace(key, Graph{exec, std::move(flags)});
+    detail::check_cuda(cudaGraphLaunch(exec, stream_), "cudaGraphLaunch");
+  }
+
+ private:
+  static constexpr std::size_t kMaxGraphs = 16;
+
+  bool half_mode() const { return opt_.precision == Precision::bf16 || opt_.precision == Precision::fp16; }
+
+  template <class F>
+  void with_half(F&& f) {
+    if (opt_.precision == Precision::fp16) f(__half{});
+    else f(__nv_bfloat16{});
+  }
+
+  void not_capturing(const char* op) const {
+    check(!capturing_, ErrorKind::backend, std::string("cuda: ") + op + " is not allowed inside a graph body (run_graph)");
+  }
+
+  static std::int64_t rows(const Tensor& x, std::int64_t width, const char* what) {
+    check(x.shape.rank() >= 1 && x.shape[x.shape.rank() - 1] == width, ErrorKind::shape,
+          std::string(what) + ": expected last dimension " + std::to_string(width) + ", got " + x.shape.str());
+    return width == 0 ? 0 : x.numel() / width;
+  }
+
+  float* scratch() { return static_cast<float*>(scratch_.get()); }
+
+  // Flag bookkeeping. During a capture every change is logged, so a discarded capture can undo
+  // it and a kept one knows the flags its replays leave behind (apply_flags after each launch).
+  struct FlagState {
+    std::weak_ptr<detail::TensorState> st;
+    bool f32_fresh, half_fresh;
+    std::uint64_t half_epoch;
+  };
+  struct Graph {
+    cudaGraphExec_t exec;
+    std::vector<FlagState> flags;  // tensor flags as the capture left them
+  };
+
+  void touch(const std::shared_ptr<detail::TensorState>& st) {
+    if (capturing_) undo_.push_back({st, st->f32_fresh, st->half_fresh, st->half_epoch});
+  }
+
+  static void apply_flags(const std::vector<FlagState>& flags) {
+    for (const auto& f : flags)
+      if (auto st = f.st.lock()) {
+        st->f32_fresh = f.f32_fresh;
+        st->half_fresh = f.half_fresh;
+        st->half_epoch = f.half_epoch;
+      }
+  }
+
+  // The fp32 copy, converted from the 16-bit mirror first when that holds the current values.
+  const float* read_f32(const Tensor& t) {
+    detail::TensorState& st = *t.storage;
+    if (!st.f32_fresh) {
+      touch(t.storage);
+      with_half([&](auto tag) {
+        using H = decltype(tag);
+        detail::convert(static_cast<const H*>(st.h()), st.f(), st.n, stream_);
+      });
+      st.f32_fresh = true;
+    }
+    return st.f();
+  }
+
+  // The 16-bit mirror, converted from fp32 unless it is current (inside a capture: made current
+  // by this capture; the fp32 copy is what outside writers such as upload update).
+  const void* read_half(const Tensor& t) {
+    detail::TensorState& st = *t.storage;
+    const bool trusted = st.half_fresh && (!capturing_ || st.half_epoch == epoch_ || !st.f32_fresh);
+    if (!trusted) {
+      touch(t.storage);
+      with_half([&](auto tag) {
+        using H = decltype(tag);
+        detail::convert(st.f(), static_cast<H*>(st.h()), st.n, stream_);
+      });
+      st.half_fresh = true;
+      st.half_epoch = epoch_;
+    }
+    return st.h();
+  }
+
+  float* write_f32(Tensor& t) {
+    detail::TensorState& st = *t.storage;
+    touch(t.storage);
+    st.f32_fresh = true;
+    st.half_fresh = false;
+    return st.f();
+  }
+
+  void* write_half(Tensor& t) {
+    detail::TensorState& st = *t.storage;
+    touch(t.storage);
+    st.half_fresh = true;
+    st.half_epoch = epoch_;
+    st.f32_fresh = false;
+    return st.h();
+  }
+
+  void begin_capture() {
+    epoch_ = ++captures_;
+    capture_spoiled_ = false;
+    undo_.clear();
+    detail::check_cuda(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    capturing_ = true;
+  }
+
+  // Ends the capture; returns the flags the captured work leaves (restores the old ones instead
+  // when the capture failed or was spoiled).
+  std::vector<FlagState> end_capture(cudaGraph_t& graph) {
+    capturing_ = false;
+    epoch_ = 0;
+    const cudaError_t e = cudaStreamEndCapture(stream_, &graph);
+    std::vector<FlagState> final_flags;
+    if (e != cudaSuccess || capture_spoiled_) {
+      restore_flags();
+    } else {
+      for (const auto& u : undo_)
+        if (auto st = u.st.lock()) final_flags.push_back({st, st->f32_fresh, st->half_fresh, st->half_epoch});
+    }
+    undo_.clear();
+    detail::check_cuda(e, "cudaStreamEndCapture");
+    return final_flags;
+  }
+
+  void abort_capture() {
+    cudaGraph_t graph = nullptr;
+    capturing_ = false;
+    epoch_ = 0;
+    cudaStreamEndCapture(stream_, &graph);
+    cudaGetLastError();
+    if (graph) cudaGraphDestroy(graph);
+    restore_flags();
+    undo_.clear();
+    capture_spoiled_ = false;
+  }
+
+  void restore_flags() {
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it)
+      if (auto st = it->st.lock()) {
+        st->f32_fresh = it->f32_fresh;
+        st->half_fresh = it->half_fresh;
+        st->half_epoch = it->half_epoch;
+      }
+  }
+
+  Options opt_;
+  std::string device_name_;
+  int sm_ = 0;
+  cudaStream_t stream_ = nullptr;
+  std::shared_ptr<detail::Pool> pool_;
+  std::unique_ptr<detail::Gemm> gemm_;
+  std::shared_ptr<void> gemm_workspace_, scratch_;
+  std::size_t scratch_elems_ = 0;
+  std::map<std::vector<std::int64_t>, std::shared_ptr<void>> index_cache_;
+  std::map<std::uint64_t, Graph> graphs_;
+  std::set<std::uint64_t> warmed_;  // keys whose warm-up (uncaptured) call has run
+  bool capturing_ = false, capture_spoiled_ = false;
+  std::uint64_t epoch_ = 0, captures_ = 0;
+  std::vector<FlagState> undo_;  // flags before each change made during the current capture
+};
+
+static_assert(vit::Backend<Backend>);
+static_assert(vit::GraphCapable<Backend>);
+
+}  // namespace vit::cuda

@@ -1,0 +1,18 @@
+// Shared declarations for the vit Vulkan compute shaders. Tensors are storage buffers bound by
+// push descriptors (binding i = the op's i-th tensor); shapes come in push constants.
+
+#define NEG_INF uintBitsToFloat(0xff800000u)
+
+// erfc(z) for z >= 0 (Numerical Recipes' Chebyshev fit, fractional error < 1.2e-7 everywhere).
+float erfc_nonneg(float z) {
+  float t = 1.0 / (1.0 + 0.5 * z);
+  float poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+               t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  return t * exp(-z * z + poly);
+}
+
+// Exact GELU: x/2 (1 + erf(x / sqrt 2)) = x/2 erfc(-x / sqrt 2).
+float gelu_erf(float x) {
+  float z = x * 0.70710678118654752;
+  return z >= 0.0 ? 0.5 * x * (2.0 - erfc_nonneg(z)) : 0.5 * x * erfc_nonneg(-z);
+}

@@ -1,0 +1,386 @@
+// register_backend<B>(spec): registers every vit-bench case of one backend with Google Benchmark.
+// Each backend's translation unit (bench_cpu.cpp, bench_reference.cpp, bench_vulkan.cpp,
+// bench_cuda.cu) fills a BackendSpec and calls it; the cases are the same code for all of them.
+//
+// Names (Google Benchmark appends "/real_time", and "_median" etc. for aggregates):
+//   radio/<backend>/<variant>/<H>x<W>/b<batch>[/<precision>]   end-to-end forward, input on the backend
+//   load/<backend>/B16/safetensors                             mmap + Model construction + first forward
+//   op/<backend>/linear/<variant>.<layer>/M<m>xK<k>xN<n>[/<precision>]   y = x W^T + b
+//   op/<backend>/linear_gelu/<variant>.fc1/M..xK..xN..[/<precision>]     y = GELU(x W^T + b)
+//   op/<backend>/attention/N<n>xD<d>xH<heads>[/<precision>]             fused qkv -> out, batch 1
+//   op/<backend>/layer_norm/M<m>xD<d>, op/<backend>/im2patch/<H>x<W>,
+//   op/<backend>/resample_pos_embed/R<r>toG<g>xD<d>
+// Precision fp32 is the default and carries no suffix.
+#pragma once
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench_common.hpp"
+#include "vit/backend.hpp"
+#include "vit/io/safetensors.hpp"
+#include "vit/models/radio/importer.hpp"
+#include "vit/models/radio/model.hpp"
+#include "vit/models/radio/weights.hpp"
+
+namespace vit::bench {
+
+// How big the cases of a backend get: `full` runs every model and size; `small` (the reference
+// backend) only the tiny model and the smallest op shapes.
+enum class Scope { small, full };
+
+template <class B>
+struct BackendSpec {
+  std::string name;                                    // "cpu": the <backend> of case names
+  std::function<std::unique_ptr<B>(Precision)> make;   // a fresh backend computing in a precision
+  std::vector<Precision> precisions{Precision::fp32};  // fp32 first; others get a name suffix
+  std::function<double()> device_mib;                  // device memory in use (MiB), or empty
+  double peak_gflops = 0;                              // fp32 peak of what the backend runs on, 0: unknown
+  Scope scope = Scope::full;
+};
+
+inline std::string precision_suffix(Precision p) { return p == Precision::fp32 ? "" : std::string("/") + to_string(p); }
+
+// Sets the shared throughput counters: GFLOP/s and % of the fp32 peak (when known).
+inline void set_flop_counters(benchmark::State& st, double flops_per_iter, double peak_gflops) {
+  using C = benchmark::Counter;
+  st.counters["GFLOP/s"] = C(flops_per_iter * 1e-9, C::kIsIterationInvariantRate);
+  if (peak_gflops > 0) st.counters["pct_peak"] = C(flops_per_iter * 1e-9 / peak_gflops * 100.0, C::kIsIterationInvariantRate);
+}
+
+inline void set_byte_counters(benchmark::State& st, double bytes_per_iter) {
+  using C = benchmark::Counter;
+  st.counters["GB/s"] = C(bytes_per_iter * 1e-9, C::kIsIterationInvariantRate);
+}
+
+// One prepared end-to-end case kept alive between the calls Google Benchmark makes to the same
+// case (it calls a case once per trial and repetition): model construction with random weights
+// takes seconds. Only one is alive at a time, so memory stays that of one model.
+struct PreparedCase {
+  virtual ~PreparedCase() = default;
+  std::string key;
+  double host_peak_mib = 0, host_model_mib = 0, device_mib = 0, setup_s = 0;
+};
+inline std::unique_ptr<PreparedCase>& prepared_slot() {
+  static std::unique_ptr<PreparedCase> slot;
+  return slot;
+}
+
+template <class B>
+struct PreparedRadio : PreparedCase {
+  std::unique_ptr<B> backend;
+  std::unique_ptr<models::radio::Model<B>> model;
+  std::unique_ptr<typename B::Tensor> input;
+};
+
+template <class B>
+PreparedRadio<B>& prepare_radio(const BackendSpec<B>& spec, const Variant& v, int h, int w, int batch, Precision p,
+                                const std::string& key) {
+  auto& slot = prepared_slot();
+  if (slot && slot->key == key) return dynamic_cast<PreparedRadio<B>&>(*slot);
+  slot.reset();
+  const bool can_reset = mem::reset_peak();
+  const double rss0 = double(mem::rss_bytes());
+  const double dev0 = spec.device_mib ? spec.device_mib() : 0.0;
+  auto t0 = std::chrono::steady_clock::now();
+  auto c = std::make_unique<PreparedRadio<B>>();
+  c->key = key;
+  c->backend = spec.make(p);
+  {
+    models::radio::RandomWeights weights(0);
+    c->model = std::make_unique<models::radio::Model<B>>(*c->backend, v.config, weights);
+  }
+  c->host_model_mib = (double(mem::rss_bytes()) - rss0) / (1 << 20);
+  c->input = std::make_unique<typename B::Tensor>(c->backend->upload(random_tensor(Shape{batch, 3, h, w}, 42, 0.0f, 1.0f)));
+  c->model->forward(*c->input);  // allocates the workspace (and captures a graph where supported)
+  c->backend->synchronize();
+  c->setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  c->host_peak_mib = can_reset ? (double(mem::peak_bytes()) - rss0) / (1 << 20) : -1.0;
+  if (spec.device_mib) c->device_mib = spec.device_mib() - dev0;
+  auto& ref = *c;
+  slot = std::move(c);
+  return ref;
+}
+
+template <class B>
+void bench_radio(benchmark::State& st, BackendSpec<B> spec, Variant v, int h, int w, int batch, Precision p, std::string key) {
+  try {
+    auto& c = prepare_radio(spec, v, h, w, batch, p, key);
+    for (auto _ : st) {
+      c.model->forward(*c.input);
+      c.backend->synchronize();
+    }
+    using C = benchmark::Counter;
+    const double tokens = double(batch) * double(radio_tokens(v.config, h, w));
+    st.counters["tokens/s"] = C(tokens, C::kIsIterationInvariantRate);
+    st.counters["images/s"] = C(batch, C::kIsIterationInvariantRate);
+    set_flop_counters(st, radio_flops(v.config, h, w, batch), p == Precision::fp32 ? spec.peak_gflops : 0.0);
+    st.counters["host_peak_MiB"] = c.host_peak_mib;    // peak RSS over model load + first forward, above the start
+    st.counters["host_model_MiB"] = c.host_model_mib;  // RSS growth from building the model
+    if (spec.device_mib) st.counters["device_MiB"] = c.device_mib;
+    st.counters["setup_s"] = c.setup_s;
+  } catch (const std::exception& e) {
+    prepared_slot().reset();
+    st.SkipWithError(e.what());
+  }
+}
+
+// Captures every tensor a model asks for (random values) so it can be written as a checkpoint.
+class RecordingWeights : public models::radio::WeightSource {
+ public:
+  HostTensor get(const std::string& key, const Shape& expected) const override {
+    HostTensor t = random_.get(key, expected);
+    tensors_.push_back(io::TensorToWrite{"radio_model." + key, expected, t.data, {}, false});
+    return t;
+  }
+  std::vector<io::TensorToWrite>& tensors() const { return tensors_; }
+
+ private:
+  models::radio::RandomWeights random_{0};
+  mutable std::vector<io::TensorToWrite> tensors_;
+};
+
+// A B/16 model folder (config.json + model.safetensors, random weights) in the temp directory,
+// written once per process and removed at exit.
+template <class B>
+std::string b16_checkpoint_dir(B& backend) {
+  struct Dir {
+    std::filesystem::path path;
+    ~Dir() {
+      std::error_code ec;
+      if (!path.empty()) std::filesystem::remove_all(path, ec);
+    }
+  };
+  static Dir dir;
+  if (!dir.path.empty()) return dir.path.string();
+  auto path = std::filesystem::temp_directory_path() / ("vit-bench-b16-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(path);
+  const Config cfg = variant("B16").config;
+  RecordingWeights rec;
+  { models::radio::Model<B> m(backend, cfg, rec); }
+  io::write_safetensors((path / "model.safetensors").string(), rec.tensors());
+  cfg.save((path / "config.json").string());
+  dir.path = path;
+  return path.string();
+}
+
+template <class B>
+void bench_load(benchmark::State& st, BackendSpec<B> spec) {
+  try {
+    prepared_slot().reset();
+    auto backend = spec.make(Precision::fp32);
+    const std::string dir = b16_checkpoint_dir(*backend);
+    HostTensor img = random_tensor(Shape{1, 3, 224, 224}, 42, 0.0f, 1.0f);
+    for (auto _ : st) {
+      auto b = spec.make(Precision::fp32);
+      auto snap = models::radio::open_snapshot(dir);
+      models::radio::Model<B> model(*b, snap.config, *snap.weights);
+      auto x = b->upload(img);
+      model.forward(x);
+      b->synchronize();
+    }
+    std::error_code ec;
+    st.counters["file_MiB"] = double(std::filesystem::file_size(std::filesystem::path(dir) / "model.safetensors", ec)) / (1 << 20);
+  } catch (const std::exception& e) {
+    st.SkipWithError(e.what());
+  }
+}
+
+// --- per-op cases ------------------------------------------------------------------------------
+
+template <class B>
+void bench_linear(benchmark::State& st, BackendSpec<B> spec, std::int64_t m, std::int64_t k, std::int64_t n, Activation act,
+                  Precision p) {
+  try {
+    prepared_slot().reset();
+    auto b = spec.make(p);
+    auto bias = random_tensor(Shape{n}, 2);
+    auto lin = b->make_linear(random_tensor(Shape{n, k}, 1, -0.05f, 0.05f), &bias);
+    auto x = b->upload(random_tensor(Shape{m, k}, 3));
+    auto y = b->alloc(Shape{m, n});
+    b->linear(lin, x, y, act, false);
+    b->synchronize();
+    for (auto _ : st) {
+      b->linear(lin, x, y, act, false);
+      b->synchronize();
+    }
+    set_flop_counters(st, 2.0 * double(m) * double(k) * double(n), p == Precision::fp32 ? spec.peak_gflops : 0.0);
+  } catch (const std::exception& e) {
+    st.SkipWithError(e.what());
+  }
+}
+
+template <class B>
+void bench_attention(benchmark::State& st, BackendSpec<B> spec, std::int64_t n, std::int64_t d, int heads, Precision p) {
+  try {
+    prepared_slot().reset();
+    auto b = spec.make(p);
+    auto qkv = b->upload(random_tensor(Shape{1, n, 3 * d}, 4));
+    auto out = b->alloc(Shape{1, n, d});
+    b->attention(qkv, heads, out);
+    b->synchronize();
+    for (auto _ : st) {
+      b->attention(qkv, heads, out);
+      b->synchronize();
+    }
+    set_flop_counters(st, 4.0 * double(n) * double(n) * double(d), p == Precision::fp32 ? spec.peak_gflops : 0.0);
+  } catch (const std::exception& e) {
+    st.SkipWithError(e.what());
+  }
+}
+
+template <class B>
+void bench_layer_norm(benchmark::State& st, BackendSpec<B> spec, std::int64_t m, std::int64_t d) {
+  try {
+    prepared_slot().reset();
+    auto b = spec.make(Precision::fp32);
+    auto x = b->upload(random_tensor(Shape{m, d}, 5));
+    auto g = b->upload(random_tensor(Shape{d}, 6));
+    auto beta = b->upload(random_tensor(Shape{d}, 7));
+    auto y = b->alloc(Shape{m, d});
+    b->layer_norm(x, g, beta, 1e-6f, y);
+    b->synchronize();
+    for (auto _ : st) {
+      b->layer_norm(x, g, beta, 1e-6f, y);
+      b->synchronize();
+    }
+    set_byte_counters(st, 2.0 * 4.0 * double(m) * double(d));  // read x, write y
+  } catch (const std::exception& e) {
+    st.SkipWithError(e.what());
+  }
+}
+
+template <class B>
+void bench_im2patch(benchmark::State& st, BackendSpec<B> spec, int h, int w) {
+  try {
+    prepared_slot().reset();
+    auto b = spec.make(Precision::fp32);
+    auto img = b->upload(random_tensor(Shape{1, 3, h, w}, 8, 0.0f, 1.0f));
+    auto mean = b->upload(HostTensor(Shape{3}, {0.48f, 0.46f, 0.41f}));
+    auto sd = b->upload(HostTensor(Shape{3}, {0.27f, 0.26f, 0.28f}));
+    const std::int64_t p = 16, t = std::int64_t(h / p) * (w / p);
+    auto out = b->alloc(Shape{t, 3 * p * p});
+    b->im2patch(img, int(p), mean, sd, out);
+    b->synchronize();
+    for (auto _ : st) {
+      b->im2patch(img, int(p), mean, sd, out);
+      b->synchronize();
+    }
+    set_byte_counters(st, 2.0 * 4.0 * 3.0 * h * w);
+  } catch (const std::exception& e) {
+    st.SkipWithError(e.what());
+  }
+}
+
+template <class B>
+void bench_resample(benchmark::State& st, BackendSpec<B> spec, std::int64_t r, std::int64_t g, std::int64_t d) {
+  try {
+    prepared_slot().reset();
+    auto b = spec.make(Precision::fp32);
+    auto pos = b->upload(random_tensor(Shape{r, r, d}, 9));
+    auto out = b->alloc(Shape{g * g, d});
+    b->resample_pos_embed(pos, int(g), int(g), out);
+    b->synchronize();
+    for (auto _ : st) {
+      b->resample_pos_embed(pos, int(g), int(g), out);
+      b->synchronize();
+    }
+    // Each output row reads 4 source rows (bilinear) and writes one.
+    set_byte_counters(st, 5.0 * 4.0 * double(g * g) * double(d));
+  } catch (const std::exception& e) {
+    st.SkipWithError(e.what());
+  }
+}
+
+// The backend's own description (device name, library versions) if it has one, else its name.
+template <class B>
+std::string describe(B& b) {
+  if constexpr (requires { b.description(); }) return std::string(b.description());
+  else return std::string(b.name());
+}
+
+// --- registration --------------------------------------------------------------------------------
+
+template <class F>
+benchmark::internal::Benchmark* add_case(const std::string& name, F&& fn) {
+  return benchmark::RegisterBenchmark(name.c_str(), std::forward<F>(fn))->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+template <class B>
+void register_backend(const BackendSpec<B>& spec) {
+  const bool full = spec.scope == Scope::full;
+  const std::string be = spec.name;
+
+  // End to end.
+  struct E2e {
+    const char* variant;
+    int size, batch;
+  };
+  std::vector<E2e> e2e;
+  if (full) {
+    for (const char* v : {"B16", "L16", "H16"})
+      for (int s : {224, 512, 1024}) e2e.push_back({v, s, 1});
+    e2e.push_back({"B16", 224, 8});
+    e2e.push_back({"B16", 512, 4});
+  } else {
+    e2e.push_back({"tiny", 224, 1});
+  }
+  for (Precision p : spec.precisions)
+    for (const auto& c : e2e) {
+      const std::string name = "radio/" + be + "/" + c.variant + "/" + std::to_string(c.size) + "x" + std::to_string(c.size) +
+                               "/b" + std::to_string(c.batch) + precision_suffix(p);
+      add_case(name, [spec, v = variant(c.variant), c, p, name](benchmark::State& st) {
+        bench_radio<B>(st, spec, v, c.size, c.size, c.batch, p, name);
+      });
+    }
+  if (full) add_case("load/" + be + "/B16/safetensors", [spec](benchmark::State& st) { bench_load<B>(st, spec); });
+
+  // Linear layers of the real models at the token counts of 224² (M = 204) and 512² (M = 1032).
+  struct Lin {
+    const char* variant;
+    std::int64_t m;
+  };
+  std::vector<Lin> lins = full ? std::vector<Lin>{{"B16", 204}, {"B16", 1032}, {"L16", 1032}, {"H16", 1032}} : std::vector<Lin>{{"B16", 204}};
+  for (Precision p : spec.precisions)
+    for (const auto& l : lins) {
+      const Config cfg = variant(l.variant).config;
+      const std::int64_t d = cfg.embed_dim, h = cfg.mlp_hidden;
+      struct Layer {
+        const char* layer;
+        std::int64_t k, n;
+        Activation act;
+      };
+      for (const Layer& y : {Layer{"qkv", d, 3 * d, Activation::none}, Layer{"proj", d, d, Activation::none},
+                             Layer{"fc1", d, h, Activation::none}, Layer{"fc1", d, h, Activation::gelu}, Layer{"fc2", h, d, Activation::none}}) {
+        const std::string name = "op/" + be + (y.act == Activation::gelu ? "/linear_gelu/" : "/linear/") + l.variant + "." + y.layer +
+                                 "/M" + std::to_string(l.m) + "xK" + std::to_string(y.k) + "xN" + std::to_string(y.n) + precision_suffix(p);
+        add_case(name, [spec, l, y, p](benchmark::State& st) { bench_linear<B>(st, spec, l.m, y.k, y.n, y.act, p); });
+      }
+    }
+
+  // Attention at the token counts of a 1-cls ViT-B/16 at 224, 384, 512, 1024 (N = T + 1).
+  for (Precision p : spec.precisions)
+    for (std::int64_t n : full ? std::vector<std::int64_t>{197, 577, 1025, 4097} : std::vector<std::int64_t>{197}) {
+      const std::string name = "op/" + be + "/attention/N" + std::to_string(n) + "xD768xH12" + precision_suffix(p);
+      add_case(name, [spec, n, p](benchmark::State& st) { bench_attention<B>(st, spec, n, 768, 12, p); });
+    }
+
+  for (std::int64_t m : full ? std::vector<std::int64_t>{1032, 4104} : std::vector<std::int64_t>{1032})
+    add_case("op/" + be + "/layer_norm/M" + std::to_string(m) + "xD768",
+             [spec, m](benchmark::State& st) { bench_layer_norm<B>(st, spec, m, 768); });
+  for (int s : full ? std::vector<int>{224, 512, 1024} : std::vector<int>{224})
+    add_case("op/" + be + "/im2patch/" + std::to_string(s) + "x" + std::to_string(s),
+             [spec, s](benchmark::State& st) { bench_im2patch<B>(st, spec, s, s); });
+  for (std::int64_t g : full ? std::vector<std::int64_t>{14, 32, 64} : std::vector<std::int64_t>{14, 32})
+    add_case("op/" + be + "/resample_pos_embed/R128toG" + std::to_string(g) + "xD768",
+             [spec, g](benchmark::State& st) { bench_resample<B>(st, spec, 128, g, 768); });
+}
+
+}  // namespace vit::bench

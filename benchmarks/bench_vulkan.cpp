@@ -1,0 +1,63 @@
+// vit-bench cases of the Vulkan backend (built when the target vit::vulkan exists). Without a
+// Vulkan device the cases are still listed and each reports the backend's error as skipped; on a
+// software device (llvmpipe) only the small cases are registered.
+#include <string>
+#include <type_traits>
+
+#include "bench_cases.hpp"
+#include "registry.hpp"
+
+#if __has_include("vit/backends/vulkan.hpp")
+#include "vit/backends/vulkan.hpp"
+#define VIT_BENCH_HAVE_VULKAN 1
+#endif
+
+namespace vit::bench {
+
+#ifdef VIT_BENCH_HAVE_VULKAN
+namespace {
+template <class O>
+concept HasPrecision = requires(O o) { o.precision = Precision::fp16; };
+
+// Sets o.precision where the backend's options have one (dependent, so it compiles either way).
+template <class O>
+void set_precision(O& o, Precision p) {
+  if constexpr (HasPrecision<O>) o.precision = p;
+}
+
+std::unique_ptr<vulkan::Backend> make_vulkan(Precision p) {
+  if constexpr (requires { typename vulkan::Options; }) {
+    vulkan::Options o;
+    set_precision(o, p);
+    return std::make_unique<vulkan::Backend>(o);
+  } else {
+    return std::make_unique<vulkan::Backend>();
+  }
+}
+}  // namespace
+
+void register_vulkan_benchmarks(const Options&) {
+  BackendSpec<vulkan::Backend> spec;
+  spec.name = "vulkan";
+  spec.make = make_vulkan;
+  if constexpr (requires { typename vulkan::Options; }) {
+    if constexpr (HasPrecision<vulkan::Options>) spec.precisions = {Precision::fp32, Precision::fp16};
+  }
+  try {
+    const std::string desc = describe(*make_vulkan(Precision::fp32));
+    benchmark::AddCustomContext("vulkan_backend", desc);
+    // A CPU implementation of Vulkan (Mesa's llvmpipe/lavapipe) runs the model ~100x slower than a
+    // GPU: only the small cases there.
+    if (desc.find("llvmpipe") != std::string::npos || desc.find("lavapipe") != std::string::npos) spec.scope = Scope::small;
+  } catch (const std::exception& e) {
+    benchmark::AddCustomContext("vulkan_backend", std::string("unavailable: ") + e.what());
+  }
+  register_backend(spec);
+}
+#else
+void register_vulkan_benchmarks(const Options&) {
+  benchmark::AddCustomContext("vulkan_backend", "not built (vit/backends/vulkan.hpp missing)");
+}
+#endif
+
+}  // namespace vit::bench

@@ -1,0 +1,67 @@
+// radio-embed: C-RADIO summary and spatial features of images or .npy tensors (see --help and
+// docs/cli.md). This file parses the command line and picks the backend; the work is run<B>().
+#include <cstdio>
+#include <exception>
+
+#include "backends.hpp"
+#include "options.hpp"
+#include "run.hpp"
+#include "vit/backends/cpu.hpp"
+#include "vit/backends/reference.hpp"
+#include "vit/version.hpp"
+
+namespace {
+
+int dispatch(const radio_embed::Options& opt) {
+  if (opt.backend == "reference") {
+    vit::reference::Backend b;
+    return radio_embed::run(b, opt, "fp32");
+  }
+  if (opt.backend == "cpu") {
+    vit::cpu::Options o;
+    o.threads = opt.threads;
+    vit::cpu::Backend b(o);
+    return radio_embed::run(b, opt, "fp32");
+  }
+  if (opt.backend == "cuda") {
+#ifdef VIT_RADIO_EMBED_CUDA
+    return radio_embed::run_cuda(opt);
+#else
+    vit::fail(vit::ErrorKind::unsupported, "this build has no CUDA backend (configure with the CUDA toolkit and -DVIT_CUDA=ON)");
+#endif
+  }
+  if (opt.backend == "vulkan") {
+#ifdef VIT_RADIO_EMBED_VULKAN
+    return radio_embed::run_vulkan(opt);
+#else
+    vit::fail(vit::ErrorKind::unsupported, "this build has no Vulkan backend (install libvulkan-dev and glslc, configure with -DVIT_VULKAN=ON)");
+#endif
+  }
+  vit::fail(vit::ErrorKind::argument, "--backend: unknown backend '" + opt.backend + "' (expected reference, cpu, cuda or vulkan)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const radio_embed::Options opt = radio_embed::parse_options(argc, argv);
+    if (opt.help) {
+      std::fputs(radio_embed::usage(), stdout);
+      return 0;
+    }
+    if (opt.version) {
+      std::printf("radio-embed (vit) %s\n", VIT_VERSION_STRING);
+      return 0;
+    }
+    if (!opt.write_config.empty()) {
+      auto snap = vit::models::radio::open_snapshot(opt.model);
+      snap.config.save(opt.write_config);
+      return 0;
+    }
+    return dispatch(opt);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "radio-embed: error: %s\n", radio_embed::describe(std::current_exception()).c_str());
+    return 1;
+  }
+}

@@ -1,0 +1,148 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <string_view>
+
+#include "vit/error.hpp"
+
+namespace radio_embed {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& what) { vit::fail(vit::ErrorKind::argument, what); }
+
+int parse_int(std::string_view flag, const std::string& s, int lo, int hi) {
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < lo || v > hi)
+    bad(std::string(flag) + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + s + "'");
+  return v;
+}
+
+std::pair<int, int> parse_hxw(const std::string& s) {
+  auto x = s.find_first_of("xX");
+  if (x == std::string::npos) bad("--resolution: expected HxW (e.g. 512x512) or 'preferred', got '" + s + "'");
+  return {parse_int("--resolution height", s.substr(0, x), 1, 1 << 16), parse_int("--resolution width", s.substr(x + 1), 1, 1 << 16)};
+}
+
+}  // namespace
+
+const char* usage() {
+  return R"(usage: radio-embed --model DIR [inputs...] [outputs] [options]
+
+Runs a C-RADIO model on images or .npy tensors and writes the summary and spatial features.
+
+model:
+  --model DIR            HF C-RADIO snapshot (config.json + model.safetensors) or a project JSON
+                         config (random weights when it has no model.safetensors)
+  --write-config FILE    write the project's JSON config of --model and exit
+inputs:
+  --input FILE           an image (PNG, JPEG, BMP, TGA; 8/16-bit; gray/RGBA -> RGB) or a .npy
+                         float32 [B,3,H,W] in [0,1]; a folder is walked for images (sorted)
+  FILE...                more inputs (positional)
+  --input-list FILE      one input path per line
+outputs:
+  --summary S.npy --features F.npy   (one input) exactly these files
+  --out-dir DIR          <stem>.summary.npy and <stem>.features.npy per input
+  --out FILE.safetensors all inputs in one file ("<stem>/summary", "<stem>/features", metadata)
+  --layout nlc|nchw      features as [B,T,D] (default) or [B,D,h,w]
+  --pca FILE.png         (one input) RADIO's robust-PCA picture of the features
+  --pca-dir DIR          <stem>.pca.png per input
+  --pca-basis-save FILE  store the PCA basis of the first input; --pca-basis-load FILE reuses one
+preprocessing (images):
+  --resolution HxW|preferred   resize to this size instead of the nearest supported resolution
+  --preprocess torch|hf  torch (default): /255, bilinear align_corners=False to the nearest
+                         multiple of the patch; hf: follow the model's preprocessor_config.json
+  --allow-large          allow sizes beyond the model's max_resolution
+  --batch N              run up to N images of the same resized shape in one forward
+backend:
+  --backend reference|cpu|cuda|vulkan   (default reference)
+  --threads N            cpu backend threads (0 = all)
+  --device N             cuda / vulkan device
+  --precision fp32|tf32|bf16|fp16       cuda only (default fp32)
+  --bench N              time N more forwards of the first batch; last stderr line:
+                         "forward: median X ms, min Y ms over N runs"
+  --dump-input DIR       also write <stem>.input.npy, the preprocessed [B,3,H,W] model input
+other:
+  --quiet  --verbose  --version  --help
+)";
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string value;
+    bool has_inline = false;
+    if (a.rfind("--", 0) == 0) {
+      if (auto eq = a.find('='); eq != std::string::npos) {
+        value = a.substr(eq + 1);
+        a = a.substr(0, eq);
+        has_inline = true;
+      }
+    }
+    auto next = [&]() -> std::string {
+      if (has_inline) return value;
+      if (i + 1 >= argc) bad(a + ": missing value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") o.help = true;
+    else if (a == "--version") o.version = true;
+    else if (a == "--quiet" || a == "-q") o.quiet = true;
+    else if (a == "--verbose" || a == "-v") o.verbose = true;
+    else if (a == "--allow-large") o.allow_large = true;
+    else if (a == "--model") o.model = next();
+    else if (a == "--input") o.inputs.push_back(next());
+    else if (a == "--input-list") o.input_list = next();
+    else if (a == "--summary") o.summary = next();
+    else if (a == "--features") o.features = next();
+    else if (a == "--out-dir") o.out_dir = next();
+    else if (a == "--out") o.out = next();
+    else if (a == "--backend") o.backend = next();
+    else if (a == "--layout") o.layout = next();
+    else if (a == "--precision") o.precision = next();
+    else if (a == "--threads") o.threads = parse_int(a, next(), 0, 4096);
+    else if (a == "--device") o.device = parse_int(a, next(), 0, 1024);
+    else if (a == "--bench") o.bench = parse_int(a, next(), 0, 1000000);
+    else if (a == "--batch") o.batch = parse_int(a, next(), 1, 4096);
+    else if (a == "--resolution") {
+      std::string v = next();
+      if (v == "preferred") o.preferred_resolution = true;
+      else o.resolution = parse_hxw(v);
+    } else if (a == "--preprocess") {
+      std::string v = next();
+      if (v == "torch") o.preprocess = Preprocess::torch;
+      else if (v == "hf") o.preprocess = Preprocess::hf;
+      else bad("--preprocess: expected torch or hf, got '" + v + "'");
+    } else if (a == "--pca") o.pca = next();
+    else if (a == "--pca-dir") o.pca_dir = next();
+    else if (a == "--pca-basis-save") o.pca_basis_save = next();
+    else if (a == "--pca-basis-load") o.pca_basis_load = next();
+    else if (a == "--write-config") o.write_config = next();
+    else if (a == "--dump-input") o.dump_input = next();
+    else if (a.size() > 1 && a[0] == '-') bad("unknown option '" + a + "' (see --help)");
+    else o.inputs.push_back(a);
+  }
+  if (o.help || o.version) return o;
+  if (o.model.empty()) bad("--model DIR is required (see --help)");
+  if (o.layout != "nlc" && o.layout != "nchw") bad("--layout: expected nlc or nchw, got '" + o.layout + "'");
+  if (o.precision != "fp32" && o.precision != "tf32" && o.precision != "bf16" && o.precision != "fp16")
+    bad("--precision: expected fp32, tf32, bf16 or fp16, got '" + o.precision + "'");
+  if (o.precision != "fp32" && o.backend != "cuda")
+    bad("--precision " + o.precision + ": only the cuda backend computes in reduced precision (backend is " + o.backend + ")");
+  if (!o.write_config.empty()) return o;
+  if (o.inputs.empty() && o.input_list.empty()) bad("no input: give --input FILE, positional files or --input-list FILE");
+  const bool single = !o.summary.empty() || !o.features.empty();
+  if (single && (!o.out_dir.empty() || !o.out.empty())) bad("--summary/--features cannot be combined with --out-dir or --out");
+  if (!o.out.empty() && !o.out_dir.empty()) bad("--out and --out-dir are exclusive");
+  if (!o.pca.empty() && !o.pca_dir.empty()) bad("--pca and --pca-dir are exclusive");
+  if (!o.pca_basis_save.empty() && !o.pca_basis_load.empty()) bad("--pca-basis-save and --pca-basis-load are exclusive");
+  if ((!o.pca_basis_save.empty() || !o.pca_basis_load.empty()) && o.pca.empty() && o.pca_dir.empty())
+    bad("--pca-basis-save/--pca-basis-load need --pca or --pca-dir");
+  if (!single && o.out_dir.empty() && o.out.empty() && o.pca.empty() && o.pca_dir.empty() && o.dump_input.empty() && o.bench == 0)
+    bad("no output: give --summary/--features, --out-dir, --out, --pca, --pca-dir or --bench N");
+  if (o.resolution && o.preferred_resolution) bad("--resolution given twice");
+  return o;
+}
+
+}  // namespace radio_embed

@@ -1,0 +1,41 @@
+// radio-embed's command line, parsed into one plain struct (parse_options in options.cpp).
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace radio_embed {
+
+enum class Preprocess { torch, hf };
+
+struct Options {
+  std::string model;                 // --model DIR (HF snapshot folder or project JSON config)
+  std::vector<std::string> inputs;   // --input, positional arguments, --input-list entries
+  std::string input_list;            // --input-list FILE
+  std::string summary, features;     // --summary / --features: single-input .npy outputs
+  std::string out_dir;               // --out-dir DIR: <stem>.summary.npy / <stem>.features.npy
+  std::string out;                   // --out FILE.safetensors: everything in one file
+  std::string backend = "reference";
+  std::string layout = "nlc";        // nlc | nchw
+  std::string precision = "fp32";    // cuda: fp32 | tf32 | bf16 | fp16
+  int threads = 0;                   // cpu backend: 0 = all cores
+  int device = 0;                    // cuda / vulkan device index
+  int bench = 0;                     // extra timed forwards
+  int batch = 1;                     // images of one resized shape per forward
+  std::optional<std::pair<int, int>> resolution;  // --resolution HxW
+  bool preferred_resolution = false;              // --resolution preferred
+  Preprocess preprocess = Preprocess::torch;
+  bool allow_large = false;
+  std::string pca, pca_dir, pca_basis_save, pca_basis_load;
+  std::string write_config;
+  std::string dump_input;            // --dump-input DIR: <stem>.input.npy, the model's input tensor
+  bool quiet = false, verbose = false;
+  bool help = false, version = false;
+};
+
+// Throws vit::Error(argument) with a one-line message on a bad command line.
+Options parse_options(int argc, char** argv);
+
+const char* usage();
+
+}  // namespace radio_embed

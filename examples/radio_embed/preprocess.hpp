@@ -1,0 +1,206 @@
+// From an input file to the model's input tensor [B, 3, H, W] in [0, 1].
+//
+// torch (default), RADIO's own PyTorch path:
+//   pixels / 255 (fp32) -> bilinear (align_corners=False, no antialias) to the nearest supported
+//   resolution (each side max(p, round(side / p) * p), round half to even), or to --resolution.
+// hf, transformers' CLIPImageProcessor as configured by the model's preprocessor_config.json:
+//   PIL resize of the 8-bit image (size {height, width} or {shortest_edge}; bilinear or bicubic)
+//   -> center crop -> rescale (sample * rescale_factor in double, stored as fp32); normalisation
+//   is NOT applied (RADIO's input conditioner normalises inside the model: doing it here too would
+//   normalise twice) -> if the result is not a multiple of the patch, the torch resize as above.
+// .npy inputs are used as they are (float32 [B, 3, H, W], sides multiples of the patch).
+#pragma once
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "inputs.hpp"
+#include "options.hpp"
+#include "vit/io/image.hpp"
+#include "vit/io/json.hpp"
+#include "vit/io/npy.hpp"
+#include "vit/io/resize.hpp"
+#include "vit/models/radio/config.hpp"
+
+namespace radio_embed {
+
+// An input ready for the model.
+struct Prepared {
+  InputItem item;
+  vit::HostTensor pixels;        // [B, 3, H, W]
+  int source_h = 0, source_w = 0;  // the decoded image's size (or the .npy's H, W)
+  double decode_s = 0, resize_s = 0;
+};
+
+// The parts of an HF preprocessor_config.json that change pixels.
+struct HfPreprocessor {
+  bool do_resize = true;
+  int size_h = 0, size_w = 0, shortest_edge = 0;
+  vit::io::PilFilter resample = vit::io::PilFilter::bicubic;
+  bool do_center_crop = false;
+  int crop_h = 0, crop_w = 0;
+  bool do_rescale = true;
+  double rescale_factor = 1.0 / 255.0;
+  bool do_normalize = false;
+
+  static HfPreprocessor load(const std::string& path) {
+    using vit::json::Value;
+    Value v = vit::json::parse(vit::io::read_text_file(path), path);
+    auto bad = [&](const std::string& what) { vit::fail(vit::ErrorKind::config, path + ": " + what); };
+    if (!v.is_object()) bad("expected a JSON object");
+    HfPreprocessor p;
+    auto flag = [&](const char* key, bool& dst) {
+      if (const Value* x = v.find(key); x && !x->is_null()) {
+        if (!x->is_bool()) bad(std::string("'") + key + "' must be true or false");
+        dst = x->as_bool();
+      }
+    };
+    auto hw = [&](const Value& x, const char* key, int& h, int& w, int* shortest) {
+      if (x.is_integer()) {
+        h = w = int(x.as_int());
+      } else if (x.is_object() && x.find("height") && x.find("width") && x.find("height")->is_integer() && x.find("width")->is_integer()) {
+        h = int(x.find("height")->as_int());
+        w = int(x.find("width")->as_int());
+      } else if (shortest && x.is_object() && x.find("shortest_edge") && x.find("shortest_edge")->is_integer()) {
+        *shortest = int(x.find("shortest_edge")->as_int());
+      } else {
+        bad(std::string("'") + key + "' must be {height, width}" + (shortest ? ", {shortest_edge}" : "") + " or an integer");
+      }
+      if (h < 0 || w < 0 || h > 65536 || w > 65536 || (shortest && (*shortest < 0 || *shortest > 65536))) bad(std::string("'") + key + "' is out of range");
+    };
+    flag("do_resize", p.do_resize);
+    flag("do_center_crop", p.do_center_crop);
+    flag("do_rescale", p.do_rescale);
+    flag("do_normalize", p.do_normalize);
+    if (p.do_resize) {
+      const Value* s = v.find("size");
+      if (!s) bad("do_resize is set but 'size' is missing");
+      hw(*s, "size", p.size_h, p.size_w, &p.shortest_edge);
+      if (const Value* r = v.find("resample"); r && !r->is_null()) {
+        if (!r->is_integer()) bad("'resample' must be a PIL filter number");
+        if (r->as_int() == 2) p.resample = vit::io::PilFilter::bilinear;
+        else if (r->as_int() == 3) p.resample = vit::io::PilFilter::bicubic;
+        else bad("resample " + std::to_string(r->as_int()) + " is not supported (expected 2 bilinear or 3 bicubic)");
+      }
+    }
+    if (p.do_center_crop) {
+      const Value* c = v.find("crop_size");
+      if (!c) bad("do_center_crop is set but 'crop_size' is missing");
+      hw(*c, "crop_size", p.crop_h, p.crop_w, nullptr);
+    }
+    if (const Value* r = v.find("rescale_factor"); r && r->is_number()) p.rescale_factor = r->as_double();
+    return p;
+  }
+};
+
+class Preprocessor {
+ public:
+  Preprocessor(const Options& opt, const vit::models::radio::Config& cfg) : opt_(opt), cfg_(cfg) {
+    if (opt.preferred_resolution) target_ = {cfg.preferred_resolution[0], cfg.preferred_resolution[1]};
+    else if (opt.resolution) target_ = *opt.resolution;
+    if (target_) {
+      const int p = cfg.patch_size;
+      if (target_->first % p || target_->second % p)
+        vit::fail(vit::ErrorKind::argument, "--resolution " + std::to_string(target_->first) + "x" + std::to_string(target_->second) +
+                                                ": height and width must be multiples of the patch size " + std::to_string(p));
+    }
+    if (opt.preprocess == Preprocess::hf) {
+      namespace fs = std::filesystem;
+      std::error_code ec;
+      const fs::path file = fs::is_directory(opt.model, ec) ? fs::path(opt.model) / "preprocessor_config.json" : fs::path();
+      if (file.empty() || !fs::exists(file, ec))
+        vit::fail(vit::ErrorKind::config, opt.model + ": --preprocess hf needs preprocessor_config.json in the model folder");
+      hf_ = HfPreprocessor::load(file.string());
+    }
+  }
+
+  // Notes for --verbose / stderr about choices made (e.g. normalisation skipped).
+  std::string notes() const {
+    if (hf_ && hf_->do_normalize)
+      return "preprocessor_config.json sets do_normalize; not applied, because the RADIO model normalises its input itself";
+    return {};
+  }
+
+  Prepared prepare(const InputItem& item) const {
+    using clock = std::chrono::steady_clock;
+    Prepared out{item, {}, 0, 0, 0, 0};
+    auto t0 = clock::now();
+    if (item.is_npy) {
+      out.pixels = vit::io::read_npy(item.path);
+      const auto& s = out.pixels.shape;
+      if (s.rank() != 4 || s[1] != 3 || s[0] < 1 || s[2] < 1 || s[3] < 1)
+        vit::fail(vit::ErrorKind::shape, item.path + ": expected a float32 [B, 3, H, W] RGB array, got shape " + s.str());
+      out.source_h = int(s[2]);
+      out.source_w = int(s[3]);
+      out.decode_s = seconds(t0);
+      const int p = cfg_.patch_size;
+      if (s[2] % p || s[3] % p)
+        vit::fail(vit::ErrorKind::shape, item.path + ": height and width must be multiples of the patch size " + std::to_string(p) + ", got " +
+                                             std::to_string(s[2]) + "x" + std::to_string(s[3]) + " (images are resized; .npy inputs are not)");
+      check_size(item, int(s[2]), int(s[3]));
+      return out;
+    }
+    vit::io::Image img = vit::io::load_image(item.path);
+    out.decode_s = seconds(t0);
+    out.source_h = img.height;
+    out.source_w = img.width;
+    auto t1 = clock::now();
+    vit::HostTensor x = hf_ ? hf_pixels(img) : img.to_tensor();
+    auto [th, tw] = target_ ? *target_ : vit::io::nearest_supported_resolution(int(x.shape[2]), int(x.shape[3]), cfg_.patch_size);
+    check_size(item, th, tw);
+    out.pixels = vit::io::resize_bilinear(x, th, tw);
+    out.resize_s = seconds(t1);
+    return out;
+  }
+
+ private:
+  static double seconds(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  }
+
+  void check_size(const InputItem& item, int h, int w) const {
+    if (opt_.allow_large || (h <= cfg_.max_resolution && w <= cfg_.max_resolution)) return;
+    vit::fail(vit::ErrorKind::argument, item.path + ": input size " + std::to_string(h) + "x" + std::to_string(w) + " exceeds the model's max_resolution " +
+                                            std::to_string(cfg_.max_resolution) + " (pass --allow-large to run it anyway)");
+  }
+
+  // CLIPImageProcessor's resize, center crop and rescale on the 8-bit image.
+  vit::HostTensor hf_pixels(const vit::io::Image& img) const {
+    const HfPreprocessor& p = *hf_;
+    std::vector<std::uint8_t> rgb = img.to_u8();
+    int w = img.width, h = img.height;
+    if (p.do_resize) {
+      int oh = p.size_h, ow = p.size_w;
+      if (p.shortest_edge > 0) {  // transformers' get_resize_output_image_size(default_to_square=False)
+        const bool portrait = h > w;
+        const int short_side = portrait ? w : h, long_side = portrait ? h : w;
+        const int new_long = int(double(p.shortest_edge) * long_side / short_side);
+        oh = portrait ? new_long : p.shortest_edge;
+        ow = portrait ? p.shortest_edge : new_long;
+      }
+      if (oh != h || ow != w) rgb = vit::io::pil_resize(rgb, w, h, ow, oh, p.resample);
+      w = ow;
+      h = oh;
+    }
+    if (p.do_center_crop) {
+      rgb = vit::io::center_crop(rgb, w, h, p.crop_w, p.crop_h);
+      w = p.crop_w;
+      h = p.crop_h;
+    }
+    const double scale = p.do_rescale ? p.rescale_factor : 1.0;
+    vit::HostTensor t(vit::Shape{1, 3, h, w});
+    const std::size_t plane = std::size_t(w) * std::size_t(h);
+    for (std::size_t i = 0; i < plane; ++i)
+      for (std::size_t c = 0; c < 3; ++c) t.data[c * plane + i] = float(double(rgb[i * 3 + c]) * scale);
+    return t;
+  }
+
+  const Options& opt_;
+  const vit::models::radio::Config& cfg_;
+  std::optional<std::pair<int, int>> target_;
+  std::optional<HfPreprocessor> hf_;
+};
+
+}  // namespace radio_embed

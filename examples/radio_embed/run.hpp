@@ -1,0 +1,260 @@
+// radio-embed's work, written once for every backend: run<B>(backend, options).
+//
+// Three stages overlap (a thread each, joined by bounded queues):
+//   decode + resize (prepare)  ->  forward (this thread, owns the backend)  ->  write outputs
+// so that while batch k runs its forward, batch k+1 is being decoded and batch k-1 written.
+// A failing input (unreadable, corrupt, wrong shape, write error) is reported on one stderr line
+// and skipped; the run goes on and exits non-zero at the end with the list of failures.
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "inputs.hpp"
+#include "options.hpp"
+#include "outputs.hpp"
+#include "preprocess.hpp"
+#include "progress.hpp"
+#include "queue.hpp"
+#include "vit/models/radio.hpp"
+
+namespace radio_embed {
+
+// One line for any exception.
+inline std::string describe(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const vit::Error& err) {
+    return err.what();
+  } catch (const std::bad_alloc&) {
+    return "out of memory";
+  } catch (const std::exception& err) {
+    return err.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
+// Failures collected from every stage, printed as they happen.
+class FailureLog {
+ public:
+  void add(const std::string& input, const std::string& message) {
+    std::lock_guard lock(m_);
+    std::fprintf(stderr, "radio-embed: error: %s\n", message.c_str());
+    list_.push_back({input, message});
+  }
+  std::vector<Failure> list() const {
+    std::lock_guard lock(m_);
+    return list_;
+  }
+
+ private:
+  mutable std::mutex m_;
+  std::vector<Failure> list_;
+};
+
+// Inputs of one resized shape, stacked for one forward.
+struct Batch {
+  std::vector<Prepared> items;
+  vit::HostTensor pixels;  // [sum of b, 3, H, W]
+};
+
+inline Batch make_batch(std::vector<Prepared> items) {
+  Batch b;
+  if (items.size() == 1) {
+    b.pixels = std::move(items[0].pixels);
+    items[0].pixels = vit::HostTensor(vit::Shape{b.pixels.shape[0], 3, 0, 0});
+  } else {
+    std::int64_t n = 0;
+    for (const auto& it : items) n += it.pixels.shape[0];
+    const auto& s = items[0].pixels.shape;
+    b.pixels = vit::HostTensor(vit::Shape{n, 3, s[2], s[3]});
+    std::size_t at = 0;
+    for (auto& it : items) {
+      std::copy(it.pixels.data.begin(), it.pixels.data.end(), b.pixels.data.begin() + std::ptrdiff_t(at));
+      at += it.pixels.data.size();
+      it.pixels = vit::HostTensor(vit::Shape{it.pixels.shape[0], 3, 0, 0});  // keep the count, drop the pixels
+    }
+  }
+  b.items = std::move(items);
+  return b;
+}
+
+struct StageTimes {
+  double decode = 0, resize = 0, forward = 0, write = 0;
+};
+
+template <class B>
+int run(B& backend, const Options& opt, const std::string& precision) {
+  using clock = std::chrono::steady_clock;
+  namespace radio = vit::models::radio;
+  const auto t_start = clock::now();
+  auto snap = radio::open_snapshot(opt.model);
+  const radio::Config& cfg = snap.config;
+  radio::Model<B> model(backend, cfg, *snap.weights);
+  snap.weights.reset();  // weights now live on the backend
+  const auto t_run = clock::now();
+  if (opt.verbose) {
+    std::fprintf(stderr, "radio-embed: device %s, precision %s, model %s (patch %d, D %d, depth %d, heads %d), loaded in %.0f ms\n",
+                 std::string(backend.name()).c_str(), precision.c_str(), cfg.name.empty() ? opt.model.c_str() : cfg.name.c_str(), cfg.patch_size,
+                 cfg.embed_dim, cfg.depth, cfg.num_heads, std::chrono::duration<double, std::milli>(clock::now() - t_start).count());
+    for (const auto& n : snap.notes) std::fprintf(stderr, "radio-embed: note: %s\n", n.c_str());
+  }
+
+  FailureLog failures;
+  InputSet inputs = collect_inputs(opt);
+  const std::size_t total = inputs.items.size() + inputs.failures.size();
+  const bool single = !opt.summary.empty() || !opt.features.empty() || !opt.pca.empty();
+  if (single && total != 1)
+    vit::fail(vit::ErrorKind::argument, "--summary/--features/--pca write one input's results, but " + std::to_string(total) +
+                                            " inputs were given (use --out-dir, --out or --pca-dir)");
+  for (const auto& f : inputs.failures) failures.add(f.input, f.message);
+
+  const Preprocessor prep(opt, cfg);
+  if (std::string n = prep.notes(); !n.empty() && !opt.quiet) std::fprintf(stderr, "radio-embed: note: %s\n", n.c_str());
+  OutputWriter writer(opt, cfg.version, std::string(backend.name()), precision);
+  Progress progress(total, opt.quiet);
+  std::mutex stdout_mutex;
+  StageTimes times;
+  std::mutex times_mutex;
+
+  BoundedQueue<Batch> ready(2);
+  BoundedQueue<std::vector<ItemResult>> done(2);
+
+  std::thread producer([&] {
+    std::map<std::pair<std::int64_t, std::int64_t>, std::vector<Prepared>> groups;
+    for (const auto& item : inputs.items) {
+      try {
+        Prepared p = prep.prepare(item);
+        {
+          std::lock_guard lock(times_mutex);
+          times.decode += p.decode_s;
+          times.resize += p.resize_s;
+        }
+        if (!opt.dump_input.empty())
+          vit::io::write_npy((std::filesystem::path(opt.dump_input) / (item.stem + ".input.npy")).string(), p.pixels);
+        if (item.is_npy || opt.batch == 1) {
+          std::vector<Prepared> one;
+          one.push_back(std::move(p));
+          if (!ready.push(make_batch(std::move(one)))) return;
+          continue;
+        }
+        auto& g = groups[{p.pixels.shape[2], p.pixels.shape[3]}];
+        g.push_back(std::move(p));
+        if (int(g.size()) == opt.batch) {
+          if (!ready.push(make_batch(std::move(g)))) return;
+          g.clear();
+        }
+      } catch (...) {
+        failures.add(item.path, describe(std::current_exception()));
+      }
+    }
+    for (auto& [shape, g] : groups)
+      if (!g.empty() && !ready.push(make_batch(std::move(g)))) return;
+    ready.close();
+  });
+
+  std::size_t finished = inputs.failures.size();
+  std::thread consumer([&] {
+    while (auto results = done.pop()) {
+      for (auto& r : *results) {
+        const auto t0 = clock::now();
+        try {
+          std::vector<std::string> paths = writer.write(r);
+          std::lock_guard lock(stdout_mutex);
+          std::string line = r.item.path + "\t" + std::to_string(r.height) + "x" + std::to_string(r.width);
+          for (const auto& p : paths) line += "\t" + p;
+          std::printf("%s\n", line.c_str());
+        } catch (...) {
+          failures.add(r.item.path, describe(std::current_exception()));
+        }
+        {
+          std::lock_guard lock(times_mutex);
+          times.write += std::chrono::duration<double>(clock::now() - t0).count();
+        }
+        progress.update(++finished);
+      }
+    }
+  });
+
+  vit::HostTensor bench_input;
+  std::size_t images_run = 0;
+  while (auto batch = ready.pop()) {
+    const auto t0 = clock::now();
+    try {
+      radio::HostOutput out = model.forward(batch->pixels, radio::Layout::nlc);
+      times.forward += std::chrono::duration<double>(clock::now() - t0).count();
+      if (opt.bench > 0 && bench_input.data.empty()) bench_input = batch->pixels;
+      const auto& s = batch->pixels.shape;
+      const int gh = int(s[2]) / cfg.patch_size, gw = int(s[3]) / cfg.patch_size;
+      std::vector<ItemResult> results;
+      std::int64_t row = 0;
+      for (auto& p : batch->items) {
+        const std::int64_t b = p.pixels.shape[0];
+        const std::int64_t c = out.summary.shape[1], t = out.features.shape[1], d = out.features.shape[2];
+        ItemResult r{p.item, vit::HostTensor(vit::Shape{b, c}), vit::HostTensor(vit::Shape{b, t, d}), int(s[2]), int(s[3]), p.source_h, p.source_w, gh, gw};
+        std::copy_n(out.summary.data.begin() + row * c, b * c, r.summary.data.begin());
+        std::copy_n(out.features.data.begin() + row * t * d, b * t * d, r.features.data.begin());
+        row += b;
+        results.push_back(std::move(r));
+      }
+      images_run += batch->items.size();
+      done.push(std::move(results));
+    } catch (...) {
+      const std::string why = describe(std::current_exception());
+      for (const auto& p : batch->items) failures.add(p.item.path, p.item.path + ": forward failed: " + why);
+    }
+  }
+  producer.join();
+  done.close();
+  consumer.join();
+  progress.clear();
+
+  try {
+    if (std::string bundle = writer.finish(); !bundle.empty()) std::printf("%s\n", bundle.c_str());
+  } catch (...) {
+    failures.add(opt.out, describe(std::current_exception()));
+  }
+  std::fflush(stdout);
+
+  if (opt.verbose) {
+    const double wall = std::chrono::duration<double>(clock::now() - t_run).count();
+    std::fprintf(stderr,
+                 "radio-embed: %zu inputs in %.3f s after loading (%.2f images/s); stage totals: decode %.1f ms, resize %.1f ms, forward %.1f ms, "
+                 "write %.1f ms (decode/resize and write run beside the forward)\n",
+                 images_run, wall, wall > 0 ? double(images_run) / wall : 0.0, times.decode * 1e3, times.resize * 1e3, times.forward * 1e3,
+                 times.write * 1e3);
+  }
+
+  const auto failed = failures.list();
+  if (!failed.empty() && total > 1) {
+    std::string names;
+    for (const auto& f : failed) names += (names.empty() ? "" : ", ") + f.input;
+    std::fprintf(stderr, "radio-embed: error: %zu of %zu inputs failed: %s\n", failed.size(), total, names.c_str());
+  }
+  if (opt.bench > 0) {
+    if (bench_input.data.empty()) vit::fail(vit::ErrorKind::argument, "--bench: no input ran successfully, nothing to time");
+    auto images = backend.upload(bench_input);
+    std::vector<double> ms;
+    for (int i = 0; i < opt.bench; ++i) {
+      const auto t0 = clock::now();
+      model.forward(images);
+      backend.synchronize();
+      ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    const double median = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+    std::fprintf(stderr, "forward: median %.3f ms, min %.3f ms over %d runs\n", median, ms.front(), opt.bench);
+  }
+
+  return failed.empty() ? 0 : 1;
+}
+
+}  // namespace radio_embed

@@ -1,0 +1,12 @@
+// The CPU backend against the official PyTorch outputs (max |error| <= 1e-4).
+#include "fixture_check.hpp"
+#include "vit/backends/cpu.hpp"
+
+TEST_CASE("cpu backend matches the PyTorch fixtures") {
+  for (int threads : {1, 2}) {
+    DYNAMIC_SECTION("threads=" << threads) {
+      vit::cpu::Backend b(vit::cpu::Options{threads});
+      vit::testing::check_radio_fixtures(b);
+    }
+  }
+}

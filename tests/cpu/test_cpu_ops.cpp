@@ -1,0 +1,156 @@
+// The CPU backend against the reference backend: every op over the shared shape grid at several
+// thread counts, plus shapes that cross the CPU kernels' own tile boundaries, and bad shapes.
+#include <catch2/catch.hpp>
+
+#include "op_check.hpp"
+#include "vit/backends/cpu.hpp"
+
+using namespace vit;
+using testing::random_tensor;
+
+TEST_CASE("cpu backend matches the reference on the shared op grid") {
+  for (int threads : {1, 2, 3}) {
+    DYNAMIC_SECTION("threads=" << threads) {
+      cpu::Backend b(cpu::Options{threads});
+      REQUIRE(b.threads() == threads);
+      testing::check_ops_against_reference(b);
+    }
+  }
+}
+
+TEST_CASE("cpu backend reports itself") {
+  cpu::Backend b(cpu::Options{2});
+  CHECK(b.name() == "cpu");
+  CHECK(b.threads() == 2);
+  INFO(b.description());
+  CHECK(b.description().rfind("cpu: 2 threads, oneDNN ", 0) == 0);
+  cpu::Backend all;
+  CHECK(all.threads() >= 1);
+}
+
+TEST_CASE("cpu attention across its tile boundaries") {
+  // Query blocks are 16-lane vectors grouped by up to 4, key blocks are 96 rows, register blocks
+  // are 6 rows: N around 16/64/96/192, head widths around 6, scores large enough to move the max (logit std ~4 for the 2.0 cases;
+  // much larger logits amplify plain fp32 rounding of q·k beyond the default tolerance in any fp32 backend).
+  reference::Backend ref;
+  cpu::Backend b(cpu::Options{2});
+  struct Case { std::int64_t batch, n; int heads; std::int64_t hd; float stddev; };
+  std::uint32_t seed = 100;
+  for (Case c : {Case{1, 15, 1, 5, 1.0f}, Case{1, 16, 2, 6, 1.0f}, Case{2, 17, 1, 7, 1.0f}, Case{1, 63, 1, 12, 1.0f},
+                 Case{1, 64, 3, 13, 1.0f}, Case{1, 65, 1, 64, 1.0f}, Case{1, 95, 2, 64, 1.0f}, Case{1, 96, 1, 64, 1.0f},
+                 Case{3, 97, 2, 32, 1.0f}, Case{1, 193, 1, 64, 1.0f}, Case{1, 204, 2, 64, 1.0f}, Case{1, 290, 1, 64, 2.0f},
+                 Case{1, 200, 1, 128, 2.0f}, Case{1, 130, 1, 1, 3.0f}}) {
+    INFO("attention B=" << c.batch << " N=" << c.n << " heads=" << c.heads << " head_dim=" << c.hd << " stddev=" << c.stddev);
+    const std::int64_t d = c.heads * c.hd;
+    HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, c.stddev);
+    auto ob = b.alloc(Shape{c.batch, c.n, d});
+    auto orf = ref.alloc(Shape{c.batch, c.n, d});
+    b.attention(b.upload(qkv), c.heads, ob);
+    ref.attention(ref.upload(qkv), c.heads, orf);
+    VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), testing::Tolerance{});
+  }
+}
+
+TEST_CASE("cpu linear: one prepared layer over many row counts and epilogues") {
+  // The primitive cache is per (M, gelu, accumulate); the weights are reordered once.
+  reference::Backend ref;
+  cpu::Backend b(cpu::Options{2});
+  HostTensor w = random_tensor(Shape{200, 96}, 7, 0.0f, 0.1f);
+  HostTensor bias = random_tensor(Shape{200}, 8);
+  auto lb = b.make_linear(w, &bias);
+  auto lr = ref.make_linear(w, &bias);
+  std::uint32_t seed = 9;
+  for (std::int64_t m : {1, 5, 1024, 1025, 5, 300})
+    for (Activation act : {Activation::none, Activation::gelu})
+      for (bool acc : {false, true}) {
+        INFO("M=" << m << " gelu=" << (act == Activation::gelu) << " accumulate=" << acc);
+        HostTensor x = random_tensor(Shape{m, 96}, seed++);
+        HostTensor y0 = random_tensor(Shape{m, 200}, seed++);
+        auto yb = b.upload(y0);
+        auto yr = ref.upload(y0);
+        b.linear(lb, b.upload(x), yb, act, acc);
+        ref.linear(lr, ref.upload(x), yr, act, acc);
+        VIT_CHECK_CLOSE(b.download(yb), ref.download(yr), testing::Tolerance{});
+      }
+}
+
+TEST_CASE("cpu layer_norm and tokens on wide, parallel shapes") {
+  reference::Backend ref;
+  cpu::Backend b(cpu::Options{2});
+  HostTensor x = random_tensor(Shape{2, 333, 768}, 21, -2.0f, 3.0f);
+  HostTensor g = random_tensor(Shape{768}, 22, 1.0f, 0.2f);
+  HostTensor be = random_tensor(Shape{768}, 23);
+  auto yb = b.alloc(x.shape);
+  auto yr = ref.alloc(x.shape);
+  b.layer_norm(b.upload(x), b.upload(g), b.upload(be), 1e-6f, yb);
+  ref.layer_norm(ref.upload(x), ref.upload(g), ref.upload(be), 1e-6f, yr);
+  VIT_CHECK_CLOSE(b.download(yb), ref.download(yr), testing::Tolerance{});
+
+  HostTensor pos = random_tensor(Shape{128, 128, 64}, 24);
+  auto pb = b.alloc(Shape{40 * 56, 64});
+  auto pr = ref.alloc(Shape{40 * 56, 64});
+  b.resample_pos_embed(b.upload(pos), 40, 56, pb);
+  ref.resample_pos_embed(ref.upload(pos), 40, 56, pr);
+  VIT_CHECK_CLOSE(b.download(pb), ref.download(pr), (testing::Tolerance{1e-6f, 0.0f}));
+
+  HostTensor img = random_tensor(Shape{2, 3, 224, 160}, 25, 0.5f, 0.3f);
+  HostTensor mean(Shape{3, 1, 1}, {0.1f, 0.2f, 0.3f});
+  HostTensor sd(Shape{3, 1, 1}, {0.5f, 0.25f, 0.75f});
+  Shape ps{2 * 14 * 10, 3 * 16 * 16};
+  auto ib = b.alloc(ps);
+  auto ir = ref.alloc(ps);
+  b.im2patch(b.upload(img), 16, b.upload(mean), b.upload(sd), ib);
+  ref.im2patch(ref.upload(img), 16, ref.upload(mean), ref.upload(sd), ir);
+  VIT_CHECK_CLOSE(b.download(ib), ref.download(ir), testing::Tolerance{});
+}
+
+TEST_CASE("cpu backend rejects bad shapes with vit::Error") {
+  cpu::Backend b(cpu::Options{2});
+  auto is_shape_error = [](const Error& e) { return e.kind() == ErrorKind::shape; };
+  auto t = [&](Shape s) { return b.alloc(s); };
+  HostTensor w(Shape{8, 4}), bias(Shape{8}), wrong_bias(Shape{7});
+  auto lin = b.make_linear(w, &bias);
+
+  SECTION("linear") {
+    auto y = t(Shape{3, 8});
+    CHECK_THROWS_MATCHES(b.linear(lin, t(Shape{3, 5}), y, Activation::none, false), Error, Catch::Predicate<Error>(is_shape_error));
+    auto y_bad = t(Shape{3, 7});
+    CHECK_THROWS_MATCHES(b.linear(lin, t(Shape{3, 4}), y_bad, Activation::none, false), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.make_linear(HostTensor(Shape{8}), nullptr), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.make_linear(w, &wrong_bias), Error, Catch::Predicate<Error>(is_shape_error));
+  }
+  SECTION("attention") {
+    auto out = t(Shape{1, 5, 8});
+    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 5, 25}), 1, out), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 5, 24}), 3, out), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 5, 24}), 0, out), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 6, 24}), 2, out), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.attention(t(Shape{5, 24}), 2, out), Error, Catch::Predicate<Error>(is_shape_error));
+  }
+  SECTION("layer_norm, im2patch, resample, tokens, copies") {
+    auto y = t(Shape{2, 8});
+    CHECK_THROWS_MATCHES(b.layer_norm(t(Shape{2, 7}), t(Shape{8}), t(Shape{8}), 1e-6f, y), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.layer_norm(t(Shape{2, 8}), t(Shape{8}), t(Shape{7}), 1e-6f, y), Error, Catch::Predicate<Error>(is_shape_error));
+    auto patches = t(Shape{4, 3 * 16 * 16});
+    CHECK_THROWS_MATCHES(b.im2patch(t(Shape{1, 3, 32, 30}), 16, t(Shape{3}), t(Shape{3}), patches), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.im2patch(t(Shape{1, 3, 32, 32}), 16, t(Shape{2}), t(Shape{3}), patches), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.im2patch(t(Shape{3, 32, 32}), 16, t(Shape{3}), t(Shape{3}), patches), Error, Catch::Predicate<Error>(is_shape_error));
+    auto pos_out = t(Shape{6, 4});
+    CHECK_THROWS_MATCHES(b.resample_pos_embed(t(Shape{4, 5, 4}), 2, 3, pos_out), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.resample_pos_embed(t(Shape{4, 4, 4}), 3, 3, pos_out), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.resample_pos_embed(t(Shape{4, 4, 4}), 0, 3, pos_out), Error, Catch::Predicate<Error>(is_shape_error));
+    auto h = t(Shape{2, 5, 4});
+    CHECK_THROWS_MATCHES(b.assemble_tokens(t(Shape{1, 4}), t(Shape{6, 4}), t(Shape{3, 4}), h), Error, Catch::Predicate<Error>(is_shape_error));
+    std::vector<std::int64_t> idx{0, 5};
+    auto g = t(Shape{2, 2, 4});
+    CHECK_THROWS_MATCHES(b.gather_tokens(h, idx, g), Error, Catch::Predicate<Error>(is_shape_error));
+    idx = {0, -1};
+    CHECK_THROWS_MATCHES(b.gather_tokens(h, idx, g), Error, Catch::Predicate<Error>(is_shape_error));
+    auto c = t(Shape{3});
+    CHECK_THROWS_MATCHES(b.copy(t(Shape{4}), c), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.upload(HostTensor(Shape{4}), c), Error, Catch::Predicate<Error>(is_shape_error));
+  }
+  SECTION("thread count") {
+    CHECK_THROWS_MATCHES(cpu::Backend(cpu::Options{-1}), Error, Catch::Predicate<Error>([](const Error& e) { return e.kind() == ErrorKind::argument; }));
+  }
+}
