@@ -12,8 +12,8 @@
 namespace vit::fuzz {
 
 inline bool has_oversized_jpeg_dht(const std::uint8_t* p, std::size_t n) {
-  if (n < 2 || p[0] != 0xff || p[1] != 0xd8) return false;
-  for (std::size_t i = 2; i + 3 < n; ++i) {
+  // No SOI check: stb skips 0xFF fill bytes, so "FF FF D8" is a JPEG to it too.
+  for (std::size_t i = 0; i + 3 < n; ++i) {
     if (p[i] != 0xff || p[i + 1] != 0xc4) continue;
     long len = long(p[i + 2]) << 8 | p[i + 3];
     len -= 2;

@@ -1,7 +1,7 @@
 // vit-vulkan-bench: per-op and end-to-end times of the Vulkan backend next to the cpu backend
 // (same process, same run), on the C-RADIO-B/16 shapes. Plain table on stdout.
 //   vit-vulkan-bench [--size S] [--iters N] [--ops-only] [--model-only] [--quick]
-//                    [--gemm LX,TM,TN] [--threads N (cpu backend)]
+//                    [--gemm LX,TM,TN] [--attn LX,BK,QT] [--threads N (cpu backend)]
 // --quick: ops only, the four M=tokens GEMMs and attention, median of 3 (a few seconds).
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +23,7 @@ struct Args {
   int size = 224, iters = 5, threads = 0;
   bool ops = true, model = true, quick = false;
   int lx = 0, tm = 0, tn = 0;
+  int alx = 0, abk = 0, aqt = 0;
 };
 
 Args parse(int argc, char** argv) {
@@ -41,6 +42,8 @@ Args parse(int argc, char** argv) {
     else if (s == "--quick") a.quick = true, a.model = false, a.iters = 3;
     else if (s == "--gemm") {
       if (std::sscanf(next(), "%d,%d,%d", &a.lx, &a.tm, &a.tn) != 3) fail(ErrorKind::argument, "--gemm expects LX,TM,TN");
+    } else if (s == "--attn") {
+      if (std::sscanf(next(), "%d,%d,%d", &a.alx, &a.abk, &a.aqt) != 3) fail(ErrorKind::argument, "--attn expects LX,BK,QT");
     } else fail(ErrorKind::argument, "vit-vulkan-bench: unknown argument '" + s + "' (see the comment at the top of vit_vulkan_bench.cpp)");
   }
   return a;
@@ -114,11 +117,18 @@ int main(int argc, char** argv) {
       vk.tuning().gemm_tm = std::uint32_t(a.tm);
       vk.tuning().gemm_tn = std::uint32_t(a.tn);
     }
+    if (a.alx > 0) {
+      vk.tuning().attn_lanes = std::uint32_t(a.alx);
+      vk.tuning().attn_block = std::uint32_t(a.abk);
+      vk.tuning().attn_queries = std::uint32_t(a.aqt);
+    }
     cpu::Backend cpu(cpu::Options{.threads = a.threads});
     const auto& t = vk.tuning();
     std::printf("vulkan: %s\ncpu:    %s\n", vk.description().c_str(), cpu.description().c_str());
-    std::printf("env: LP_NUM_THREADS=%s OMP_NUM_THREADS=%s OPENBLAS_CORETYPE=%s; gemm LX,TM,TN = %u,%u,%u; median of %d\n\n",
-                env("LP_NUM_THREADS"), env("OMP_NUM_THREADS"), env("OPENBLAS_CORETYPE"), t.gemm_lanes, t.gemm_tm, t.gemm_tn, a.iters);
+    std::printf("env: LP_NUM_THREADS=%s OMP_NUM_THREADS=%s OPENBLAS_CORETYPE=%s; gemm LX,TM,TN = %u,%u,%u; attention LX,BK,QT = %u,%u,%u; "
+                "median of %d\n\n",
+                env("LP_NUM_THREADS"), env("OMP_NUM_THREADS"), env("OPENBLAS_CORETYPE"), t.gemm_lanes, t.gemm_tm, t.gemm_tn, t.attn_lanes,
+                t.attn_block, t.attn_queries, a.iters);
     if (a.ops) {
       OpBench<vulkan::Backend> v{vk, a.iters};
       OpBench<cpu::Backend> c{cpu, a.iters};

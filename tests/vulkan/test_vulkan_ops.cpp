@@ -52,3 +52,39 @@ TEST_CASE("vulkan linear at a C-RADIO-B width, fused GELU and accumulate") {
   ref.linear(ref.make_linear(w, &bias), ref.upload(x), yr, Activation::gelu, true);
   VIT_CHECK_CLOSE(b.download(yb), ref.download(yr), testing::Tolerance{});
 }
+
+TEST_CASE("vulkan attention with a head dim that is not a multiple of 4 (scalar kernel)") {
+  vulkan::Backend b(testing::vulkan_test_options());
+  reference::Backend ref;
+  const std::int64_t batch = 2, n = 37, heads = 3, hd = 6, d = heads * hd;
+  HostTensor qkv = testing::random_tensor(Shape{batch, n, 3 * d}, 21);
+  auto ob = b.alloc(Shape{batch, n, d});
+  auto orf = ref.alloc(Shape{batch, n, d});
+  b.attention(b.upload(qkv), int(heads), ob);
+  ref.attention(ref.upload(qkv), int(heads), orf);
+  VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), testing::Tolerance{});
+}
+
+TEST_CASE("vulkan linear and attention with other tile shapes (the GPU defaults and odd ones)") {
+  vulkan::Backend b(testing::vulkan_test_options());
+  reference::Backend ref;
+  HostTensor w = testing::random_tensor(Shape{70, 52}, 31, 0.0f, 0.1f), bias = testing::random_tensor(Shape{70}, 32);
+  HostTensor x = testing::random_tensor(Shape{19, 52}, 33), qkv = testing::random_tensor(Shape{1, 45, 3 * 32}, 34);
+  auto yr = ref.alloc(Shape{19, 70});
+  ref.linear(ref.make_linear(w, &bias), ref.upload(x), yr, Activation::gelu, false);
+  auto orf = ref.alloc(Shape{1, 45, 32});
+  ref.attention(ref.upload(qkv), 2, orf);
+  const HostTensor want_y = ref.download(yr), want_o = ref.download(orf);
+  struct T { std::uint32_t lx, tm, tn, block, queries; };
+  for (T t : {T{64, 4, 2, 4, 1}, T{8, 3, 5, 1, 3}, T{16, 1, 1, 7, 2}}) {
+    INFO("LX " << t.lx << " TM " << t.tm << " TN " << t.tn << " key block " << t.block << " queries " << t.queries);
+    b.tuning().gemm_lanes = t.lx, b.tuning().gemm_tm = t.tm, b.tuning().gemm_tn = t.tn;
+    b.tuning().attn_lanes = t.lx, b.tuning().attn_block = t.block, b.tuning().attn_queries = t.queries;
+    auto yb = b.alloc(Shape{19, 70});
+    b.linear(b.make_linear(w, &bias), b.upload(x), yb, Activation::gelu, false);
+    VIT_CHECK_CLOSE(b.download(yb), want_y, testing::Tolerance{});
+    auto ob = b.alloc(Shape{1, 45, 32});
+    b.attention(b.upload(qkv), 2, ob);
+    VIT_CHECK_CLOSE(b.download(ob), want_o, testing::Tolerance{});
+  }
+}

@@ -49,7 +49,7 @@ class Backend {
     const std::uint32_t sg = c.subgroup.subgroupSize ? c.subgroup.subgroupSize : 32;
     tune_.norm_lanes = sg;
     if (c.is_cpu()) {  // lavapipe: SIMD width = subgroup size; big register tiles amortise the gathers
-      tune_ = Tuning{64, sg, 8, 8, sg, sg, 4, 2};
+      tune_ = Tuning{64, sg, 8, 8, sg, sg, 4, 4};
     }
   }
 
