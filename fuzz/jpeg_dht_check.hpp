@@ -5,6 +5,8 @@
 // has_oversized_jpeg_dht() finds every FF C4 in the bytes and replays stb's DHT loop from there;
 // the fuzz harness uses it to skip inputs that hit this known bug so fuzzing can go on.
 // It over-approximates (a stray FF C4 inside APP data counts), which is right for a harness.
+// Second known bug: a zero-length PNG IDAT chunk makes stbi__getn call memcpy(NULL, p, 0) (UB,
+// benign in practice); has_empty_png_idat() skips those inputs.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +28,13 @@ inline bool has_oversized_jpeg_dht(const std::uint8_t* p, std::size_t n) {
       len -= 17 + sum;
     }
   }
+  return false;
+}
+
+inline bool has_empty_png_idat(const std::uint8_t* p, std::size_t n) {
+  for (std::size_t i = 4; i + 4 <= n; ++i)
+    if (p[i] == 'I' && p[i + 1] == 'D' && p[i + 2] == 'A' && p[i + 3] == 'T' && !p[i - 4] && !p[i - 3] && !p[i - 2] && !p[i - 1])
+      return true;
   return false;
 }
 

@@ -31,3 +31,8 @@ TEST_CASE("fuzz regression: a PNM header with a 50-digit width is refused") {
     CHECK(e.kind() == vit::ErrorKind::format);
   }
 }
+
+TEST_CASE("fuzz regression: a PNG with an empty IDAT chunk is refused") {
+  // stb 2.27 stbi__getn calls memcpy(NULL, p, 0) for the zero-length IDAT (UBSan nonnull).
+  CHECK_THROWS_AS(vit::io::load_image(fuzz_file("png-empty-idat-memcpy-null.png")), vit::Error);
+}

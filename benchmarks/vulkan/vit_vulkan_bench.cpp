@@ -1,6 +1,6 @@
 // vit-vulkan-bench: per-op and end-to-end times of the Vulkan backend next to the cpu backend
 // (same process, same run), on the C-RADIO-B/16 shapes. Plain table on stdout.
-//   vit-vulkan-bench [--size S] [--iters N] [--ops-only] [--model-only] [--quick]
+//   vit-vulkan-bench [--size S] [--iters N] [--ops-only] [--model-only] [--quick] [--fp16]
 //                    [--gemm LX,TM,TN] [--attn LX,BK,QT] [--threads N (cpu backend)]
 // --quick: ops only, the four M=tokens GEMMs and attention, median of 3 (a few seconds).
 #include <cstdio>
@@ -21,7 +21,7 @@ namespace {
 
 struct Args {
   int size = 224, iters = 5, threads = 0;
-  bool ops = true, model = true, quick = false;
+  bool ops = true, model = true, quick = false, fp16 = false;
   int lx = 0, tm = 0, tn = 0;
   int alx = 0, abk = 0, aqt = 0;
 };
@@ -40,6 +40,7 @@ Args parse(int argc, char** argv) {
     else if (s == "--ops-only") a.model = false;
     else if (s == "--model-only") a.ops = false;
     else if (s == "--quick") a.quick = true, a.model = false, a.iters = 3;
+    else if (s == "--fp16") a.fp16 = true;
     else if (s == "--gemm") {
       if (std::sscanf(next(), "%d,%d,%d", &a.lx, &a.tm, &a.tn) != 3) fail(ErrorKind::argument, "--gemm expects LX,TM,TN");
     } else if (s == "--attn") {
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
   try {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     Args a = parse(argc, argv);
-    vulkan::Backend vk;
+    vulkan::Backend vk(vulkan::Options{.fp16 = a.fp16});
     if (a.lx > 0) {
       vk.tuning().gemm_lanes = std::uint32_t(a.lx);
       vk.tuning().gemm_tm = std::uint32_t(a.tm);

@@ -59,7 +59,7 @@ backend:
   --backend reference|cpu|cuda|vulkan   (default reference)
   --threads N            cpu backend threads (0 = all)
   --device N             cuda / vulkan device
-  --precision fp32|tf32|bf16|fp16       cuda only (default fp32)
+  --precision fp32|tf32|bf16|fp16       cuda; vulkan: fp32|fp16 (default fp32)
   --bench N              time N more forwards of the first batch; last stderr line:
                          "forward: median X ms, min Y ms over N runs"
   --dump-input DIR       also write <stem>.input.npy, the preprocessed [B,3,H,W] model input
@@ -128,8 +128,10 @@ Options parse_options(int argc, char** argv) {
   if (o.layout != "nlc" && o.layout != "nchw") bad("--layout: expected nlc or nchw, got '" + o.layout + "'");
   if (o.precision != "fp32" && o.precision != "tf32" && o.precision != "bf16" && o.precision != "fp16")
     bad("--precision: expected fp32, tf32, bf16 or fp16, got '" + o.precision + "'");
-  if (o.precision != "fp32" && o.backend != "cuda")
-    bad("--precision " + o.precision + ": only the cuda backend computes in reduced precision (backend is " + o.backend + ")");
+  if (o.precision != "fp32" && o.backend == "vulkan" && o.precision != "fp16")
+    bad("--precision " + o.precision + ": the vulkan backend computes in fp32 or fp16");
+  if (o.precision != "fp32" && o.backend != "cuda" && o.backend != "vulkan")
+    bad("--precision " + o.precision + ": only the cuda backend (and vulkan, fp16) computes in reduced precision (backend is " + o.backend + ")");
   if (!o.write_config.empty()) return o;
   if (o.inputs.empty() && o.input_list.empty()) bad("no input: give --input FILE, positional files or --input-list FILE");
   const bool single = !o.summary.empty() || !o.features.empty();

@@ -54,12 +54,6 @@ TEST_CASE("vulkan: device selection by index and name") {
   CHECK(by_index.name() == "vulkan");
 }
 
-TEST_CASE("vulkan: fp16 is refused clearly until implemented") {
-  auto o = testing::vulkan_test_options();
-  o.fp16 = true;
-  CHECK(kind_of([&] { vulkan::Backend b(o); }) == ErrorKind::unsupported);
-}
-
 TEST_CASE("vulkan: bad shapes are shape errors") {
   vulkan::Backend b(testing::vulkan_test_options());
   HostTensor w(Shape{4, 3});

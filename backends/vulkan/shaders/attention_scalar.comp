@@ -18,13 +18,14 @@ layout(std430, binding = 1) buffer Buf1 { float o_[]; };
 
 layout(push_constant, std430) uniform Push {
   uint N, D; float scale;
+  uint qkv_off, o_off;  // first float of qkv / out inside their bindings (per-batch chunks)
 } pc;
 
 void main() {
   const uint N = pc.N, D = pc.D, row = 3 * D;
   const uint q = gl_GlobalInvocationID.x, head = gl_WorkGroupID.y, b = gl_WorkGroupID.z;
-  const uint qbase = (b * N + min(q, N - 1)) * row + head * HD;
-  const uint kbase = b * N * row + D + head * HD;
+  const uint qbase = pc.qkv_off + (b * N + min(q, N - 1)) * row + head * HD;
+  const uint kbase = pc.qkv_off + b * N * row + D + head * HD;
 
   float qv[HD];
   float acc[HD];
@@ -61,7 +62,7 @@ void main() {
     m = mn;
   }
   if (q >= N) return;
-  const uint obase = (b * N + q) * D + head * HD;
+  const uint obase = pc.o_off + (b * N + q) * D + head * HD;
   const float inv = 1.0 / l;
   [[unroll]] for (uint k = 0; k < HD; ++k) o_[obase + k] = acc[k] * inv;
 }

@@ -16,6 +16,7 @@ layout(std430, binding = 3) buffer Buf3 { float y_[]; };
 
 layout(push_constant, std430) uniform Push {
   uint M, D; float eps;
+  uint x_off, y_off;  // first float of x / y inside their bindings (row chunks)
 } pc;
 
 shared float partial[64];
@@ -35,7 +36,7 @@ void main() {
   const uint LX = gl_WorkGroupSize.x;
   const uint row = gl_WorkGroupID.x;
   if (row >= pc.M) return;
-  const uint D = pc.D, base = row * D, lid = gl_LocalInvocationID.x;
+  const uint D = pc.D, base = pc.x_off + row * D, ybase = pc.y_off + row * D, lid = gl_LocalInvocationID.x;
   float s = 0.0;
   for (uint k = lid; k < D; k += LX) s += x_[base + k];
   const float mean = row_sum(s) / float(D);
@@ -45,5 +46,5 @@ void main() {
     q = fma(d, d, q);
   }
   const float inv = 1.0 / sqrt(row_sum(q) / float(D) + pc.eps);
-  for (uint k = lid; k < D; k += LX) y_[base + k] = (x_[base + k] - mean) * inv * g_[k] + b_[k];
+  for (uint k = lid; k < D; k += LX) y_[ybase + k] = (x_[base + k] - mean) * inv * g_[k] + b_[k];
 }

@@ -1,7 +1,8 @@
 // vit::vulkan::Backend — the Vulkan compute backend. Every op of vit::Backend is a GLSL compute
 // shader (backends/vulkan/shaders, compiled by glslc at build time and embedded), or a buffer
 // copy. Ops record into one pending command buffer; download()/synchronize() submit and wait.
-// Tensors are fp32 storage buffers bound by push descriptors; buffers are pooled and reused.
+// Tensors are fp32 storage buffers bound by push descriptors; buffers are pooled and reused. Ops
+// split their dispatches by rows when a tensor is over the device binding limits (bindings.hpp).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -13,13 +14,17 @@
 
 #include "vit/backend.hpp"
 #include "vit/backends/vulkan/options.hpp"
+#include "vit/backends/vulkan/bindings.hpp"
+#include "vit/backends/vulkan/half.hpp"
 #include "vit/backends/vulkan/runtime.hpp"
 #include "vit/backends/vulkan/spirv/assemble_tokens.hpp"
 #include "vit/backends/vulkan/spirv/attention.hpp"
+#include "vit/backends/vulkan/spirv/attention_f16.hpp"
 #include "vit/backends/vulkan/spirv/attention_scalar.hpp"
 #include "vit/backends/vulkan/spirv/im2patch.hpp"
 #include "vit/backends/vulkan/spirv/layer_norm.hpp"
 #include "vit/backends/vulkan/spirv/linear.hpp"
+#include "vit/backends/vulkan/spirv/linear_f16.hpp"
 #include "vit/backends/vulkan/spirv/resample_pos_embed.hpp"
 
 namespace vit::vulkan {
@@ -35,16 +40,14 @@ struct Tuning {
 class Backend {
  public:
   using Tensor = BasicTensor<std::shared_ptr<detail::Buffer>>;
-  // Prepared weights: W [N, K] zero-padded to [N, 4*K4] (read as vec4 texels along K), bias [N].
+  // Prepared weights: W [N, K] zero-padded to [N, 4*K4] (read as vec4 texels along K; fp32, or
+  // fp16 with Options::fp16: then stored as N*4*K4 halves), bias [N] (fp32).
   struct Linear {
     Tensor w, bias;
     std::int64_t n = 0, k = 0, k4 = 0;
   };
 
-  explicit Backend(Options o = {}) : opt_(o) {
-    if (o.fp16)
-      fail(ErrorKind::unsupported, "vulkan: fp16 is not implemented in this backend yet (use the default fp32)");
-    rt_ = std::make_shared<detail::Runtime>(o);
+  explicit Backend(Options o = {}) : opt_(o), rt_(make_runtime(o)), bind_(*rt_, o.max_binding_bytes) {
     const auto& c = rt_->ctx;
     const std::uint32_t sg = c.subgroup.subgroupSize ? c.subgroup.subgroupSize : 32;
     tune_.norm_lanes = sg;
@@ -54,7 +57,7 @@ class Backend {
   }
 
   std::string_view name() const { return "vulkan"; }
-  std::string description() const { return rt_->ctx.description(); }
+  std::string description() const { return rt_->ctx.description() + (opt_.fp16 ? ", fp16" : ", fp32"); }
   const Options& options() const { return opt_; }
   Tuning& tuning() { return tune_; }
   // Commands recorded since the last submit (for tests of the batching).
@@ -105,7 +108,7 @@ class Backend {
     HostTensor wp(Shape{n, 4 * k4});
     for (std::int64_t o = 0; o < n; ++o)
       std::copy_n(w.data.begin() + o * k, k, wp.data.begin() + o * 4 * k4);
-    Linear l{upload(wp), {}, n, k, k4};
+    Linear l{upload(opt_.fp16 ? detail::to_half_words(wp) : wp), {}, n, k, k4};
     if (b) {
       expect_shape(*b, Shape{n}, "linear bias");
       l.bias = upload(*b);
@@ -113,19 +116,39 @@ class Backend {
     return l;
   }
 
+  // Over the binding limits, rows of x/y and rows of W (columns of y) are split into chunks that
+  // fit one binding each; every output element is computed exactly as unchunked.
   void linear(const Linear& l, const Tensor& x, Tensor& y, Activation act, bool accumulate) {
     const std::int64_t m = rows(x, l.k, "linear input");
     check(y.numel() == m * l.n, ErrorKind::shape,
           "linear output: expected " + std::to_string(m * l.n) + " values, got " + y.shape.str());
     if (m == 0 || l.n == 0) return;
-    struct {
-      std::uint32_t m, k, n, flags, k4;
-    } pc{u32(m), u32(l.k), u32(l.n),
-         (l.bias.storage ? 1u : 0u) | (act == Activation::gelu ? 2u : 0u) | (accumulate ? 4u : 0u), u32(l.k4)};
     const bool x4 = l.k % 4 == 0;
+    const std::uint64_t row_x = std::uint64_t(std::max<std::int64_t>(l.k, 1)) * 4, row_y = std::uint64_t(l.n) * 4;
     const std::uint64_t cols = std::uint64_t(tune_.gemm_lanes) * tune_.gemm_tn;
-    dispatch({"linear", spirv::linear}, {tune_.gemm_lanes, tune_.gemm_tm, tune_.gemm_tn, x4 ? 1u : 0u}, {nullptr, nullptr, &l.bias, &y},
-             {{&x, x4}, {&l.w, true}}, pc, ceil_div(l.n, cols), ceil_div(m, tune_.gemm_tm));
+    const std::int64_t chunk = chunk_rows(m, std::min(bind_.texel_budget(x4 ? detail::Texels::rgba32 : detail::Texels::r32) / row_x, bind_.storage_budget() / row_y), tune_.gemm_tm,
+                                          "linear", "a row of x " + x.shape.str() + " or y " + y.shape.str());
+    const detail::Texels wf = opt_.fp16 ? detail::Texels::rgba16 : detail::Texels::rgba32;
+    const std::int64_t w_words = std::int64_t(detail::texel_bytes(wf)) / 4 * l.k4;  // 4-byte words per row of W
+    const std::int64_t nchunk = chunk_rows(l.n, std::min(bind_.texel_budget(wf) / (std::uint64_t(std::max<std::int64_t>(w_words, 1)) * 4),
+                                                         bind_.storage_budget() / 4),
+                                           std::int64_t(cols), "linear", "a row of the weight " + l.w.shape.str());
+    const std::uint32_t flags = (l.bias.storage ? 1u : 0u) | (act == Activation::gelu ? 2u : 0u) | (accumulate ? 4u : 0u);
+    for (std::int64_t n0 = 0; n0 < l.n; n0 += nchunk) {
+      const std::int64_t nc = std::min(nchunk, l.n - n0);
+      const detail::TexelSlot w = texel(l.w, wf, n0 * w_words, nc * w_words, "linear", "weight");
+      const detail::StorageSlot bias = l.bias.storage ? slice(l.bias, n0, nc, "linear", "bias") : dummy();
+      for (std::int64_t r0 = 0; r0 < m; r0 += chunk) {
+        const std::int64_t mc = std::min(chunk, m - r0);
+        const detail::TexelSlot xs = texel(x, x4 ? detail::Texels::rgba32 : detail::Texels::r32, r0 * l.k, mc * l.k, "linear", "input");
+        const detail::StorageSlot ys = slice(y, r0 * l.n, mc * l.n, "linear", "output");
+        struct {
+          std::uint32_t m, k, n, flags, k4, x_off, y_off, nc, n0, w_off, b_off;
+        } pc{u32(mc), u32(l.k), u32(l.n), flags, u32(l.k4), xs.shift, ys.shift, u32(nc), u32(n0), w.shift, bias.shift};
+        record(opt_.fp16 ? detail::Shader{"linear_f16", spirv::linear_f16} : detail::Shader{"linear", spirv::linear}, {tune_.gemm_lanes, tune_.gemm_tm, tune_.gemm_tn, x4 ? 1u : 0u}, {dummy(), dummy(), bias, ys},
+               {xs.view, w.view}, pc, ceil_div(nc, cols), ceil_div(mc, tune_.gemm_tm));
+      }
+    }
   }
 
   void layer_norm(const Tensor& x, const Tensor& g, const Tensor& b, float eps, Tensor& y) {
@@ -134,13 +157,24 @@ class Backend {
     check(b.numel() == d, ErrorKind::shape, "layer_norm bias: expected " + std::to_string(d) + " values, got " + b.shape.str());
     check(y.shape == x.shape, ErrorKind::shape, "layer_norm output: expected " + x.shape.str() + ", got " + y.shape.str());
     if (m == 0 || d == 0) return;
-    struct {
-      std::uint32_t m, d;
-      float eps;
-    } pc{u32(m), u32(d), eps};
-    dispatch({"layer_norm", spirv::layer_norm}, {tune_.norm_lanes}, {&x, &g, &b, &y}, pc, std::uint64_t(m));
+    const std::int64_t chunk = chunk_rows(m, bind_.storage_budget() / (std::uint64_t(d) * 4), 1, "layer_norm", "a row of " + x.shape.str());
+    const detail::StorageSlot gs = whole(&g, "layer_norm", "gain"), bs = whole(&b, "layer_norm", "bias");
+    for (std::int64_t r0 = 0; r0 < m; r0 += chunk) {
+      const std::int64_t mc = std::min(chunk, m - r0);
+      const detail::StorageSlot xs = slice(x, r0 * d, mc * d, "layer_norm", "input"), ys = slice(y, r0 * d, mc * d, "layer_norm", "output");
+      struct {
+        std::uint32_t m, d;
+        float eps;
+        std::uint32_t x_off, y_off;
+      } pc{u32(mc), u32(d), eps, xs.shift, ys.shift};
+      record({"layer_norm", spirv::layer_norm}, {tune_.norm_lanes}, {xs, gs, bs, ys}, {}, pc, std::uint64_t(mc));
+    }
   }
 
+  // One dispatch when qkv and out fit one binding each. Otherwise, per batch element, query rows
+  // and key rows are chunked: successive key chunks carry the online-softmax state (running max
+  // and sum in a scratch tensor, unnormalised output in `out`), so any N works while one token
+  // row fits a binding. The scalar kernel (head dim % 4 != 0) binds one batch element at a time.
   void attention(const Tensor& qkv, int heads, Tensor& out) {
     check(qkv.shape.rank() == 3 && qkv.shape[2] % 3 == 0, ErrorKind::shape, "attention input: expected [B, N, 3D], got " + qkv.shape.str());
     const std::int64_t batch = qkv.shape[0], n = qkv.shape[1], d = qkv.shape[2] / 3;
@@ -150,20 +184,39 @@ class Backend {
     const std::int64_t hd = d / heads;
     check(hd <= 256, ErrorKind::unsupported, "vulkan attention: head dim " + std::to_string(hd) + " > 256 is not supported");
     if (batch == 0 || n == 0 || d == 0) return;
-    struct {
-      std::uint32_t n, d;
-      float scale;
-    } pc{u32(n), u32(d), float(1.0 / std::sqrt(double(hd)))};
-    if (hd % 4 == 0) {
-      const std::uint64_t per_group = std::uint64_t(tune_.attn_lanes) * tune_.attn_queries;
-      dispatch({"attention", spirv::attention}, {tune_.attn_lanes, u32(hd), tune_.attn_block, tune_.attn_queries}, {nullptr, &out},
-               {{&qkv, true}}, pc, ceil_div(n, per_group), std::uint64_t(heads), std::uint64_t(batch));
-    } else {
-      dispatch({"attention_scalar", spirv::attention_scalar}, {tune_.attn_lanes, u32(hd), tune_.attn_block}, {&qkv, &out}, pc,
-               ceil_div(n, tune_.attn_lanes), std::uint64_t(heads), std::uint64_t(batch));
+    const float scale = float(1.0 / std::sqrt(double(hd)));
+    if (hd % 4 != 0) return attention_scalar(qkv, heads, out, scale);
+    const std::uint64_t row = std::uint64_t(3 * d) * 4;
+    const bool fits = std::uint64_t(qkv.numel()) * 4 <= bind_.texel_limit(detail::Texels::rgba32) && std::uint64_t(out.numel()) * 4 <= bind_.storage_limit();
+    const std::int64_t kc = fits ? n : chunk_rows(n, bind_.texel_budget(detail::Texels::rgba32) / row, tune_.attn_block, "attention", "a token row of " + qkv.shape.str());
+    const std::int64_t qc = fits ? n : chunk_rows(n, std::min(bind_.texel_budget(detail::Texels::rgba32) / row, bind_.storage_budget() / (std::uint64_t(d) * 4)),
+                                                  tune_.attn_lanes * tune_.attn_queries, "attention", "a token row of " + qkv.shape.str());
+    Tensor state;  // [B, N, heads, 2]: running max and sum between key chunks
+    if (kc < n) {
+      state = alloc(Shape{batch, n, heads, 2});
+      rt_->stream.keep_until_flush([s = state.storage] {});
     }
+    const std::uint64_t per_group = std::uint64_t(tune_.attn_lanes) * tune_.attn_queries;
+    const std::int64_t batches = fits ? batch : 1;
+    for (std::int64_t b = 0; b < batch; b += batches)
+      for (std::int64_t q0 = 0; q0 < n; q0 += qc)
+        for (std::int64_t k0 = 0; k0 < n; k0 += kc) {
+          const std::int64_t nq = std::min(qc, n - q0), nk = std::min(kc, n - k0);
+          const detail::TexelSlot qs = texel(qkv, detail::Texels::rgba32, (b * n + q0) * 3 * d, batches * nq * 3 * d, "attention", "queries");
+          const detail::TexelSlot ks = texel(qkv, detail::Texels::rgba32, (b * n + k0) * 3 * d, batches * nk * 3 * d, "attention", "keys/values");
+          const detail::StorageSlot os = slice(out, (b * n + q0) * d, batches * nq * d, "attention", "output");
+          const detail::StorageSlot ss = state.storage ? slice(state, (b * n + q0) * heads * 2, nq * heads * 2, "attention", "softmax state") : dummy();
+          struct {
+            std::uint32_t nq, nk, d;
+            float scale;
+            std::uint32_t q_off, kv_off, o_off, s_off, flags, heads;
+          } pc{u32(nq), u32(nk), u32(d), scale, qs.shift, ks.shift, os.shift, ss.shift, (k0 == 0 ? 1u : 0u) | (k0 + nk == n ? 2u : 0u), u32(heads)};
+          record(opt_.fp16 ? detail::Shader{"attention_f16", spirv::attention_f16} : detail::Shader{"attention", spirv::attention}, {tune_.attn_lanes, u32(hd), tune_.attn_block, tune_.attn_queries}, {dummy(), os, ss},
+                 {qs.view, ks.view}, pc, ceil_div(nq, per_group), std::uint64_t(heads), std::uint64_t(batches));
+        }
   }
 
+  // Grid: (batch, patch-row, channel) chunks when img or out is over the binding limit.
   void im2patch(const Tensor& img, int p, const Tensor& mean, const Tensor& std, Tensor& out) {
     check(img.shape.rank() == 4, ErrorKind::shape, "im2patch input: expected [B, C, H, W], got " + img.shape.str());
     const std::int64_t batch = img.shape[0], c = img.shape[1], h = img.shape[2], w = img.shape[3];
@@ -171,24 +224,57 @@ class Backend {
           "im2patch: image " + img.shape.str() + " is not a multiple of patch " + std::to_string(p));
     check(mean.numel() == c && std.numel() == c, ErrorKind::shape, "im2patch: mean/std must have " + std::to_string(c) + " values");
     expect_shape(out, Shape{batch * (h / p) * (w / p), c * p * p}, "im2patch output");
-    struct {
-      std::uint32_t c, h, w, p, total;
-    } pc{u32(c), u32(h), u32(w), u32(p), u32(out.numel())};
-    elementwise({"im2patch", spirv::im2patch}, {&img, &mean, &std, &out}, pc, out.numel());
+    if (out.numel() == 0) return;
+    const std::int64_t gh = h / p, gw = w / p;
+    const detail::StorageSlot ms = whole(&mean, "im2patch", "mean"), sds = whole(&std, "im2patch", "std");
+    struct Push {
+      std::uint32_t c, cc, c0, h, w, p, gh, total, img_off, o_off;
+    };
+    const bool fits = std::uint64_t(img.numel()) * 4 <= bind_.storage_limit() && std::uint64_t(out.numel()) * 4 <= bind_.storage_limit();
+    if (fits) {
+      const detail::StorageSlot is = whole(&img, "im2patch", "image"), os = whole(&out, "im2patch", "output");
+      elementwise({"im2patch", spirv::im2patch}, {is, ms, sds, os}, Push{u32(c), u32(c), 0, u32(h), u32(w), u32(p), u32(gh), u32(out.numel()), 0, 0},
+                  out.numel());
+      return;
+    }
+    // One patch row of one channel: p image rows in, gw patches (all channels' columns) out.
+    const std::int64_t chunk = chunk_rows(gh, bind_.storage_budget() / (std::uint64_t(c) * p * w * 4), 1, "im2patch",
+                                          "one row of patches of " + img.shape.str());
+    for (std::int64_t b = 0; b < batch; ++b)
+      for (std::int64_t ch = 0; ch < c; ++ch)
+        for (std::int64_t y0 = 0; y0 < gh; y0 += chunk) {
+          const std::int64_t ny = std::min(chunk, gh - y0);
+          const detail::StorageSlot is = slice(img, ((b * c + ch) * h + y0 * p) * w, ny * p * w, "im2patch", "image");
+          const detail::StorageSlot os = slice(out, (b * gh + y0) * gw * c * p * p, ny * gw * c * p * p, "im2patch", "output");
+          const std::int64_t total = ny * gw * p * p;
+          elementwise({"im2patch", spirv::im2patch}, {is, ms, sds, os},
+                      Push{u32(c), 1, u32(ch), u32(h), u32(w), u32(p), u32(ny), u32(total), is.shift, os.shift}, total);
+        }
   }
 
+  // pos must fit one binding; the output is chunked by cells.
   void resample_pos_embed(const Tensor& pos, int gh, int gw, Tensor& out) {
     check(pos.shape.rank() == 3 && pos.shape[0] == pos.shape[1], ErrorKind::shape,
           "resample_pos_embed input: expected [R, R, D], got " + pos.shape.str());
     check(gh > 0 && gw > 0, ErrorKind::shape, "resample_pos_embed: empty grid");
     const std::int64_t r = pos.shape[0], d = pos.shape[2];
     expect_shape(out, Shape{std::int64_t(gh) * gw, d}, "resample_pos_embed output");
-    struct {
-      std::uint32_t r, d, gh, gw, total;
-    } pc{u32(r), u32(d), u32(gh), u32(gw), u32(out.numel())};
-    elementwise({"resample_pos_embed", spirv::resample_pos_embed}, {&pos, &out}, pc, out.numel());
+    if (out.numel() == 0) return;
+    const std::int64_t cells = std::int64_t(gh) * gw;
+    const std::int64_t chunk = chunk_rows(cells, bind_.storage_budget() / (std::uint64_t(d) * 4), 1, "resample_pos_embed", "a row of " + out.shape.str());
+    const detail::StorageSlot ps = whole(&pos, "resample_pos_embed", "input");
+    for (std::int64_t c0 = 0; c0 < cells; c0 += chunk) {
+      const std::int64_t nc = std::min(chunk, cells - c0);
+      const detail::StorageSlot os = slice(out, c0 * d, nc * d, "resample_pos_embed", "output");
+      struct {
+        std::uint32_t r, d, gh, gw, total, cell0, o_off;
+      } pc{u32(r), u32(d), u32(gh), u32(gw), u32(nc * d), u32(c0), os.shift};
+      elementwise({"resample_pos_embed", spirv::resample_pos_embed}, {ps, os}, pc, nc * d);
+    }
   }
 
+  // Chunked by token rows (prefix rows and patch rows separately, per batch element) when a
+  // tensor is over the binding limit.
   void assemble_tokens(const Tensor& prefix, const Tensor& patches, const Tensor& pos, Tensor& h) {
     check(h.shape.rank() == 3, ErrorKind::shape, "assemble_tokens output: expected [B, S+T, D], got " + h.shape.str());
     const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2];
@@ -196,10 +282,34 @@ class Backend {
     const std::int64_t s = prefix.numel() / d, t = pos.numel() / d;
     check(s + t == n && patches.numel() == batch * t * d && prefix.numel() == s * d && pos.numel() == t * d, ErrorKind::shape,
           "assemble_tokens: prefix " + prefix.shape.str() + " + patches " + patches.shape.str() + " do not make " + h.shape.str());
-    struct {
-      std::uint32_t s, t, d, total;
-    } pc{u32(s), u32(t), u32(d), u32(h.numel())};
-    elementwise({"assemble_tokens", spirv::assemble_tokens}, {&prefix, &patches, &pos, &h}, pc, h.numel());
+    if (h.numel() == 0) return;
+    struct Push {
+      std::uint32_t s, t, d, total, prefix_off, patches_off, pos_off, h_off;
+    };
+    const std::uint64_t lim = bind_.storage_limit();
+    if (std::uint64_t(std::max({prefix.numel(), patches.numel(), pos.numel(), h.numel()})) * 4 <= lim) {
+      const auto ps = whole(&prefix, "assemble_tokens", "prefix"), ts = whole(&patches, "assemble_tokens", "patches");
+      const auto qs = whole(&pos, "assemble_tokens", "pos"), hs = whole(&h, "assemble_tokens", "output");
+      elementwise({"assemble_tokens", spirv::assemble_tokens}, {ps, ts, qs, hs}, Push{u32(s), u32(t), u32(d), u32(h.numel()), 0, 0, 0, 0},
+                  h.numel());
+      return;
+    }
+    const std::int64_t chunk = chunk_rows(n, bind_.storage_budget() / (std::uint64_t(d) * 4), 1, "assemble_tokens", "a row of " + h.shape.str());
+    for (std::int64_t b = 0; b < batch; ++b) {
+      for (std::int64_t i0 = 0; i0 < s; i0 += chunk) {  // prefix tokens
+        const std::int64_t ni = std::min(chunk, s - i0);
+        const auto ps = slice(prefix, i0 * d, ni * d, "assemble_tokens", "prefix"), hs = slice(h, (b * n + i0) * d, ni * d, "assemble_tokens", "output");
+        elementwise({"assemble_tokens", spirv::assemble_tokens}, {ps, dummy(), dummy(), hs},
+                    Push{u32(ni), 0, u32(d), u32(ni * d), ps.shift, 0, 0, hs.shift}, ni * d);
+      }
+      for (std::int64_t j0 = 0; j0 < t; j0 += chunk) {  // patch tokens
+        const std::int64_t nj = std::min(chunk, t - j0);
+        const auto ts = slice(patches, (b * t + j0) * d, nj * d, "assemble_tokens", "patches"), qs = slice(pos, j0 * d, nj * d, "assemble_tokens", "pos");
+        const auto hs = slice(h, (b * n + s + j0) * d, nj * d, "assemble_tokens", "output");
+        elementwise({"assemble_tokens", spirv::assemble_tokens}, {dummy(), ts, qs, hs},
+                    Push{0, u32(nj), u32(d), u32(nj * d), 0, ts.shift, qs.shift, hs.shift}, nj * d);
+      }
+    }
   }
 
   // out[b, j] = h[b, idx[j]]: one buffer copy command; consecutive indices share a region.
@@ -223,6 +333,9 @@ class Backend {
   }
 
  private:
+  static std::shared_ptr<detail::Runtime> make_runtime(const Options& o) {
+    return std::make_shared<detail::Runtime>(o);
+  }
   static std::uint32_t u32(std::int64_t v) { return std::uint32_t(v); }
   static std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
 
@@ -232,65 +345,74 @@ class Backend {
     return width ? x.numel() / width : 0;
   }
 
-  // A tensor read through a uniform texel buffer view: one float (vec4 = false) or 4 per texel.
-  struct Texel {
-    const Tensor* t;
-    bool vec4;
-  };
-
-  // Binds tensors[i] to binding i (a small dummy buffer for absent ones, e.g. no bias), texels[i]
-  // to binding 4 + i, and records the dispatch. A tensor larger than maxStorageBufferRange (or,
-  // read as texels, than maxTexelBufferElements) is refused, not corrupted.
-  template <class Push>
-  void dispatch(const detail::Shader& shader, const std::vector<std::uint32_t>& spec, std::initializer_list<const Tensor*> tensors,
-                const Push& pc, std::uint64_t gx, std::uint64_t gy = 1, std::uint64_t gz = 1) {
-    dispatch(shader, spec, tensors, {}, pc, gx, gy, gz);
+  void attention_scalar(const Tensor& qkv, int heads, Tensor& out, float scale) {
+    const std::int64_t batch = qkv.shape[0], n = qkv.shape[1], d = qkv.shape[2] / 3, hd = d / heads;
+    const bool fits = std::uint64_t(qkv.numel()) * 4 <= bind_.storage_limit();
+    const std::int64_t batches = fits ? batch : 1;
+    for (std::int64_t b = 0; b < batch; b += batches) {
+      const detail::StorageSlot qs = slice(qkv, b * n * 3 * d, batches * n * 3 * d, "attention (head dim % 4 != 0)", "one batch element of qkv");
+      const detail::StorageSlot os = slice(out, b * n * d, batches * n * d, "attention (head dim % 4 != 0)", "output");
+      struct {
+        std::uint32_t n, d;
+        float scale;
+        std::uint32_t qkv_off, o_off;
+      } pc{u32(n), u32(d), scale, qs.shift, os.shift};
+      record({"attention_scalar", spirv::attention_scalar}, {tune_.attn_lanes, u32(hd), tune_.attn_block}, {qs, os}, {}, pc,
+             ceil_div(n, tune_.attn_lanes), std::uint64_t(heads), std::uint64_t(batches));
+    }
   }
+
+  // Rows per dispatch: all m when `fit` (rows that fit one binding) covers them, else `fit`
+  // rounded down to a multiple of `multiple` (when at least that); none fit is an error.
+  static std::int64_t chunk_rows(std::int64_t m, std::uint64_t fit, std::int64_t multiple, const char* op, const std::string& what) {
+    if (fit >= std::uint64_t(m)) return m;
+    if (fit == 0)
+      fail(ErrorKind::unsupported, std::string("vulkan ") + op + ": " + what + " does not fit one shader binding on this device (limits: see "
+                                                                              "maxStorageBufferRange, maxTexelBufferElements, VIT_VULKAN_MAX_BINDING_BYTES)");
+    const std::int64_t f = std::int64_t(fit);
+    return f >= multiple ? f / multiple * multiple : f;
+  }
+
+  static std::string label(const char* op, const char* role, const Tensor& t) {
+    return std::string("vulkan ") + op + ": " + role + " " + t.shape.str();
+  }
+  // The whole tensor as a storage binding (a small dummy buffer for an absent or empty one).
+  detail::StorageSlot whole(const Tensor* t, const char* op, const char* role) {
+    if (!t || !t->storage) return dummy();
+    return bind_.storage(t->storage->handle(), 0, std::uint64_t(t->numel()), label(op, role, *t));
+  }
+  detail::StorageSlot slice(const Tensor& t, std::int64_t first, std::int64_t count, const char* op, const char* role) {
+    return bind_.storage(t.storage->handle(), std::uint64_t(first), std::uint64_t(count), label(op, role, t));
+  }
+  detail::TexelSlot texel(const Tensor& t, detail::Texels fmt, std::int64_t first, std::int64_t count, const char* op, const char* role) {
+    if (!t.storage || count == 0) {  // empty tensor (e.g. K = 0): the shader reads none of it
+      dummy();
+      return {dummy_->view_r(), 0};
+    }
+    return bind_.texel(*t.storage, fmt, std::uint64_t(first), std::uint64_t(count), label(op, role, t));
+  }
+  detail::StorageSlot dummy() {
+    if (!dummy_) dummy_ = std::make_shared<detail::Buffer>(rt_, 256, rt_->ctx.memory_type);
+    return {{dummy_->handle(), 0, 256}, 0};
+  }
+
+  // Records a dispatch: slots[i] to binding i, views[i] to binding 4 + i, push constants `pc`.
   template <class Push>
-  void dispatch(const detail::Shader& shader, const std::vector<std::uint32_t>& spec, std::initializer_list<const Tensor*> tensors,
-                std::initializer_list<Texel> texels, const Push& pc, std::uint64_t gx, std::uint64_t gy = 1, std::uint64_t gz = 1) {
+  void record(const detail::Shader& shader, const std::vector<std::uint32_t>& spec, std::initializer_list<detail::StorageSlot> slots,
+              std::initializer_list<VkBufferView> views, const Push& pc, std::uint64_t gx, std::uint64_t gy = 1, std::uint64_t gz = 1) {
     static_assert(sizeof(Push) <= detail::max_push_bytes);
-    const auto& lim = rt_->ctx.props.properties.limits;
-    const VkDeviceSize range = lim.maxStorageBufferRange;
-    VkBuffer buffers[detail::max_bindings];
+    VkDescriptorBufferInfo infos[detail::max_bindings];
     std::size_t i = 0;
-    for (const Tensor* t : tensors) {
-      if (!t || !t->storage) {
-        if (!dummy_) dummy_ = std::make_shared<detail::Buffer>(rt_, 256, rt_->ctx.memory_type);
-        buffers[i++] = dummy_->handle();
-        continue;
-      }
-      const VkDeviceSize bytes = VkDeviceSize(t->numel()) * 4;
-      if (bytes > range)
-        fail(ErrorKind::unsupported, std::string("vulkan ") + shader.name + ": tensor " + t->shape.str() + " is " + std::to_string(bytes >> 20) +
-                                         " MiB, over this device's maxStorageBufferRange of " + std::to_string(range >> 20) +
-                                         " MiB (use a smaller input or batch, or a GPU with a larger limit)");
-      buffers[i++] = t->storage->handle();
-    }
-    VkBufferView views[detail::max_texel_bindings];
-    std::size_t v = 0;
-    for (const Texel& x : texels) {
-      if (!x.t->storage) {  // empty tensor (e.g. K = 0): the shader reads none of it
-        if (!dummy_) dummy_ = std::make_shared<detail::Buffer>(rt_, 256, rt_->ctx.memory_type);
-        views[v++] = dummy_->view_r();
-        continue;
-      }
-      const std::uint64_t texels_needed = (std::uint64_t(x.t->numel()) + (x.vec4 ? 3 : 0)) / (x.vec4 ? 4 : 1);
-      VkBufferView view = x.vec4 ? x.t->storage->view_rgba() : x.t->storage->view_r();
-      if (!view || texels_needed > lim.maxTexelBufferElements)
-        fail(ErrorKind::unsupported, std::string("vulkan ") + shader.name + ": tensor " + x.t->shape.str() + " needs " +
-                                         std::to_string(texels_needed) + " texels, over this device's maxTexelBufferElements of " +
-                                         std::to_string(lim.maxTexelBufferElements) + " (use a smaller input or batch)");
-      views[v++] = view;
-    }
+    for (const auto& s : slots) infos[i++] = s.info;
     VkPipeline p = rt_->pipelines.get(shader, spec);
-    rt_->stream.dispatch(p, std::span<const VkBuffer>(buffers, i), std::span<const VkBufferView>(views, v), &pc, sizeof(Push), gx, gy, gz);
+    rt_->stream.dispatch(p, std::span<const VkDescriptorBufferInfo>(infos, i), std::span<const VkBufferView>(views.begin(), views.size()), &pc,
+                         sizeof(Push), gx, gy, gz);
   }
 
   template <class Push>
-  void elementwise(const detail::Shader& shader, std::initializer_list<const Tensor*> tensors, const Push& pc, std::int64_t total) {
+  void elementwise(const detail::Shader& shader, std::initializer_list<detail::StorageSlot> slots, const Push& pc, std::int64_t total) {
     if (total == 0) return;
-    dispatch(shader, {tune_.elementwise}, tensors, pc, ceil_div(std::uint64_t(total), tune_.elementwise));
+    record(shader, {tune_.elementwise}, slots, {}, pc, ceil_div(std::uint64_t(total), tune_.elementwise));
   }
 
   // Host data into a tensor. Pending work is submitted first (it may still use the buffer).
@@ -310,6 +432,7 @@ class Backend {
 
   Options opt_;
   std::shared_ptr<detail::Runtime> rt_;
+  detail::Binder bind_;
   std::shared_ptr<detail::Buffer> dummy_;
   Tuning tune_;
 };

@@ -35,6 +35,7 @@ class CommandStream {
   ~CommandStream() {
     auto& vk = ctx_.vk;
     vk.vkDeviceWaitIdle(ctx_.device);
+    for (auto& f : on_flush_) f();  // e.g. transient buffer views of work never submitted
     vk.vkDestroyFence(ctx_.device, fence_, nullptr);
     vk.vkDestroyCommandPool(ctx_.device, pool_, nullptr);
   }
@@ -42,11 +43,11 @@ class CommandStream {
   bool pending() const { return recording_; }
   std::size_t commands() const { return commands_; }
 
-  // Records a dispatch of `groups` workgroups of `pipeline`: buffers[i] bound to binding i (whole
-  // buffer), texel buffer views[i] to binding 4 + i, shapes in the push constants `push`.
+  // Records a dispatch of `groups` workgroups of `pipeline`: buffers[i] (a buffer, offset and range)
+  // bound to binding i, texel buffer views[i] to binding 4 + i, shapes in the push constants `push`.
   // Grids larger than maxComputeWorkGroupCount are split into several vkCmdDispatchBase calls
   // (gl_WorkGroupID stays global, so shaders need not know).
-  void dispatch(VkPipeline pipeline, std::span<const VkBuffer> buffers, std::span<const VkBufferView> views, const void* push,
+  void dispatch(VkPipeline pipeline, std::span<const VkDescriptorBufferInfo> buffers, std::span<const VkBufferView> views, const void* push,
                 std::uint32_t push_bytes, std::uint64_t gx, std::uint64_t gy = 1, std::uint64_t gz = 1) {
     if (gx == 0 || gy == 0 || gz == 0) return;
     auto& vk = ctx_.vk;
@@ -55,7 +56,7 @@ class CommandStream {
     VkDescriptorBufferInfo infos[8];
     VkWriteDescriptorSet writes[8];
     for (std::size_t i = 0; i < buffers.size() && i < 4; ++i) {
-      infos[i] = {buffers[i], 0, VK_WHOLE_SIZE};
+      infos[i] = buffers[i];
       writes[i] = vk_struct<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
       writes[i].dstBinding = std::uint32_t(i);
       writes[i].descriptorCount = 1;

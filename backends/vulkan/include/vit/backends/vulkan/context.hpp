@@ -27,7 +27,7 @@ class Context {
     vk.open();
     create_instance(opt.validation);
     choose_device(opt);
-    create_device();
+    create_device(opt.fp16);
     if (opt.verbose) std::fprintf(stderr, "vit vulkan: using %s\n", description().c_str());
   }
   Context(const Context&) = delete;
@@ -179,7 +179,8 @@ class Context {
       fail(ErrorKind::unsupported, "vulkan: device " + names[pick] + " lacks subgroup arithmetic in compute shaders");
   }
 
-  void create_device() {
+  // fp16: needs shaderFloat16 (enabled) and fp16 vec4 uniform texel buffers (weights).
+  void create_device(bool fp16) {
     VkPhysicalDeviceVulkan12Features f12 = vk_struct<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
     VkPhysicalDeviceFeatures2 f = vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &f12);
     vk.vkGetPhysicalDeviceFeatures2(physical, &f);
@@ -190,6 +191,15 @@ class Context {
     const char* push_ext = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
     if (std::none_of(exts.begin(), exts.end(), [&](const VkExtensionProperties& e) { return std::strcmp(e.extensionName, push_ext) == 0; }))
       fail(ErrorKind::unsupported, std::string("vulkan: device ") + props.properties.deviceName + " lacks VK_KHR_push_descriptor");
+    if (fp16) {
+      const std::string dev = props.properties.deviceName;
+      if (!f12.shaderFloat16)
+        fail(ErrorKind::unsupported, "vulkan: fp16 needs the shaderFloat16 feature, which device " + dev + " does not report (use fp32)");
+      VkFormatProperties fp{};
+      vk.vkGetPhysicalDeviceFormatProperties(physical, VK_FORMAT_R16G16B16A16_SFLOAT, &fp);
+      if (!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT))
+        fail(ErrorKind::unsupported, "vulkan: fp16 needs R16G16B16A16_SFLOAT uniform texel buffers, which device " + dev + " lacks (use fp32)");
+    }
     std::uint32_t nq = 0;
     vk.vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, nullptr);
     std::vector<VkQueueFamilyProperties> families(nq);
@@ -209,6 +219,9 @@ class Context {
     ci.pQueueCreateInfos = &qi;
     ci.enabledExtensionCount = 1;
     ci.ppEnabledExtensionNames = &push_ext;
+    VkPhysicalDeviceVulkan12Features enable12 = vk_struct<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
+    enable12.shaderFloat16 = VK_TRUE;
+    if (fp16) ci.pNext = &enable12;
     vk_check(vk.vkCreateDevice(physical, &ci, nullptr, &device), "vkCreateDevice");
     vk.vkCmdPushDescriptorSetKHR = reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vk.vkGetDeviceProcAddr(device, "vkCmdPushDescriptorSetKHR"));
     if (!vk.vkCmdPushDescriptorSetKHR) fail(ErrorKind::unsupported, "vulkan: vkCmdPushDescriptorSetKHR unavailable");

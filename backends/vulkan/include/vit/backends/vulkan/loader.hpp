@@ -23,6 +23,7 @@ namespace vit::vulkan::detail {
   X(vkGetPhysicalDeviceProperties)           \
   X(vkGetPhysicalDeviceProperties2)          \
   X(vkGetPhysicalDeviceFeatures2)            \
+  X(vkGetPhysicalDeviceFormatProperties)     \
   X(vkGetPhysicalDeviceQueueFamilyProperties) \
   X(vkGetPhysicalDeviceMemoryProperties)     \
   X(vkEnumerateDeviceExtensionProperties)    \
