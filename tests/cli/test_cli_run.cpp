@@ -135,7 +135,7 @@ TEST_CASE("bad inputs are reported one line each; the others still run; nothing 
   CHECK_FALSE(fs::exists(d / "out" / "empty.summary.npy"));
   CHECK_FALSE(fs::exists(d / "out" / "junk.features.npy"));
   CHECK(r.err.find("radio-embed: error: " + (d / "in" / "empty.png").string() + ": empty file") != std::string::npos);
-  CHECK(r.err.find("junk.jpg: not a decodable image") != std::string::npos);
+  CHECK(r.err.find("junk.jpg: unsupported image format") != std::string::npos);
   CHECK(r.err.find("missing.png: no such file or folder") != std::string::npos);
   CHECK(r.err.find("3 of 4 inputs failed") != std::string::npos);
   for (const auto& e : fs::directory_iterator(d / "out")) CHECK(e.path().string().find(".tmp-") == std::string::npos);

@@ -1,7 +1,7 @@
 // Image files in and out, through stb (Debian libstb-dev: include <stb/stb_image.h>, link libstb;
 // this header only declares, it never defines STB_IMAGE_IMPLEMENTATION).
 //
-// load_image(path)   PNG, JPEG, BMP, TGA (whatever stb_image decodes), 8 or 16 bits per sample,
+// load_image(path)   PNG, JPEG, BMP, TGA (checked by image_guard.hpp before stb decodes), 8 or 16 bits per sample,
 //                    converted to RGB like PIL's Image.convert('RGB'): gray is replicated, alpha
 //                    is dropped. Pixels stay integers (Image::rgb, interleaved HWC).
 // Image::to_tensor() [1, 3, H, W] fp32 = sample / 255 (8-bit) or / 65535 (16-bit), computed in
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "vit/io/file.hpp"
+#include "vit/io/image_guard.hpp"
 #include "vit/tensor.hpp"
 
 namespace vit::io {
@@ -67,6 +68,9 @@ inline Image load_image(const std::string& path, ImageLimits limits = {}) {
   auto bytes = f.bytes();
   if (bytes.empty()) fail(ErrorKind::format, path + ": empty file (expected a PNG, JPEG, BMP or TGA image)");
   check(bytes.size() <= std::size_t(INT32_MAX), ErrorKind::format, path + ": file is larger than 2 GiB");
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+  detail::check_image_bytes(bytes, ext == ".tga", path);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = int(bytes.size());
   int w = 0, h = 0, comp = 0;
