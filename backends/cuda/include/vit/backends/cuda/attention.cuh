@@ -185,34 +185,7 @@ inline void attention_f32(const float* qkv, float* out, int batch, int n, int he
 // zero-padded to HDP (a multiple of 16).
 constexpr int kMmaRows = 64, kMmaKeys = 64, kMmaPad = 8;
 
-template <class H>
-__device__ __forceinline__ std::uint32_t pack2(float lo, float hi) {
-  if constexpr (std::is_same_v<H, __nv_bfloat16>) {
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<std::uint32_t*>(&v);
-  } else {
-    __half2 v = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<std::uint32_t*>(&v);
-  }
-}
-
-// c[16x8] += a[16x16] b[16x8], fp32 accumulate.
-template <class H>
-__device__ __forceinline__ void mma_16816(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  if constexpr (std::is_same_v<H, __nv_bfloat16>) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  } else {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-#else
-  __trap();
-#endif
-}
+// pack_half2 and mma_m16n8k16 (the tensor-core helpers) come from flash_attention.cuh.
 
 template <class H, int HDP>
 __global__ void __launch_bounds__(128) attention_mma_kernel(const H* __restrict__ qkv, H* __restrict__ out, int n, int heads, int hd,
@@ -274,7 +247,7 @@ __global__ void __launch_bounds__(128) attention_mma_kernel(const H* __restrict_
       for (int k = 0; k < KS; ++k) {
         const std::uint32_t b0 = *reinterpret_cast<const std::uint32_t*>(&ks[nt * 8 + g][k * 16 + 2 * t]);
         const std::uint32_t b1 = *reinterpret_cast<const std::uint32_t*>(&ks[nt * 8 + g][k * 16 + 2 * t + 8]);
-        mma_16816<H>(s[nt], qf[k], b0, b1);
+        mma_m16n8k16<H>(s[nt], qf[k], b0, b1);
       }
     }
     // Scale into the log2 domain, mask keys past n, row maxima (rows g and g+8).
@@ -319,13 +292,13 @@ __global__ void __launch_bounds__(128) attention_mma_kernel(const H* __restrict_
     // O += P V: P (16 x 64 keys) from the score registers, V^T from shared memory.
 #pragma unroll
     for (int kk = 0; kk < kMmaKeys / 16; ++kk) {
-      const std::uint32_t pa[4] = {pack2<H>(s[2 * kk][0], s[2 * kk][1]), pack2<H>(s[2 * kk][2], s[2 * kk][3]),
-                                   pack2<H>(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2<H>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      const std::uint32_t pa[4] = {pack_half2<H>(s[2 * kk][0], s[2 * kk][1]), pack_half2<H>(s[2 * kk][2], s[2 * kk][3]),
+                                   pack_half2<H>(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack_half2<H>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
       for (int dn = 0; dn < DN; ++dn) {
         const std::uint32_t b0 = *reinterpret_cast<const std::uint32_t*>(&vt[dn * 8 + g][kk * 16 + 2 * t]);
         const std::uint32_t b1 = *reinterpret_cast<const std::uint32_t*>(&vt[dn * 8 + g][kk * 16 + 2 * t + 8]);
-        mma_16816<H>(o[dn], pa, b0, b1);
+        mma_m16n8k16<H>(o[dn], pa, b0, b1);
       }
     }
   }
@@ -342,9 +315,9 @@ __global__ void __launch_bounds__(128) attention_mma_kernel(const H* __restrict_
     const int dim = dn * 8 + 2 * t;
     if (dim >= hd) continue;
     if (r0 < n)
-      *reinterpret_cast<std::uint32_t*>(out + (std::int64_t(b) * n + r0) * d + std::int64_t(h) * hd + dim) = pack2<H>(o[dn][0] * inv0, o[dn][1] * inv0);
+      *reinterpret_cast<std::uint32_t*>(out + (std::int64_t(b) * n + r0) * d + std::int64_t(h) * hd + dim) = pack_half2<H>(o[dn][0] * inv0, o[dn][1] * inv0);
     if (r1 < n)
-      *reinterpret_cast<std::uint32_t*>(out + (std::int64_t(b) * n + r1) * d + std::int64_t(h) * hd + dim) = pack2<H>(o[dn][2] * inv1, o[dn][3] * inv1);
+      *reinterpret_cast<std::uint32_t*>(out + (std::int64_t(b) * n + r1) * d + std::int64_t(h) * hd + dim) = pack_half2<H>(o[dn][2] * inv1, o[dn][3] * inv1);
   }
 }
 
