@@ -17,23 +17,10 @@ namespace vit::bench {
 
 #ifdef VIT_BENCH_HAVE_CUDA
 namespace {
-template <class O>
-concept HasPrecision = requires(O o) { o.precision = Precision::bf16; };
-
-// Sets o.precision where the backend's options have one (dependent, so it compiles either way).
-template <class O>
-void set_precision(O& o, Precision p) {
-  if constexpr (HasPrecision<O>) o.precision = p;
-}
-
 std::unique_ptr<cuda::Backend> make_cuda(Precision p) {
-  if constexpr (requires { typename cuda::Options; }) {
-    cuda::Options o;
-    set_precision(o, p);
-    return std::make_unique<cuda::Backend>(o);
-  } else {
-    return std::make_unique<cuda::Backend>();
-  }
+  cuda::Options o;
+  o.precision = p;
+  return std::make_unique<cuda::Backend>(o);
 }
 
 double device_used_mib() {
@@ -69,9 +56,7 @@ void register_cuda_benchmarks(const Options&) {
   BackendSpec<cuda::Backend> spec;
   spec.name = "cuda";
   spec.make = make_cuda;
-  if constexpr (requires { typename cuda::Options; }) {
-    if constexpr (HasPrecision<cuda::Options>) spec.precisions = {Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16};
-  }
+  spec.precisions = {Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16};
   spec.device_mib = device_used_mib;
   try {
     benchmark::AddCustomContext("cuda_backend", describe(*make_cuda(Precision::fp32)));

@@ -16,23 +16,10 @@ namespace vit::bench {
 
 #ifdef VIT_BENCH_HAVE_VULKAN
 namespace {
-template <class O>
-concept HasPrecision = requires(O o) { o.precision = Precision::fp16; };
-
-// Sets o.precision where the backend's options have one (dependent, so it compiles either way).
-template <class O>
-void set_precision(O& o, Precision p) {
-  if constexpr (HasPrecision<O>) o.precision = p;
-}
-
 std::unique_ptr<vulkan::Backend> make_vulkan(Precision p) {
-  if constexpr (requires { typename vulkan::Options; }) {
-    vulkan::Options o;
-    set_precision(o, p);
-    return std::make_unique<vulkan::Backend>(o);
-  } else {
-    return std::make_unique<vulkan::Backend>();
-  }
+  vulkan::Options o;
+  o.fp16 = p == Precision::fp16;
+  return std::make_unique<vulkan::Backend>(o);
 }
 }  // namespace
 
@@ -40,9 +27,6 @@ void register_vulkan_benchmarks(const Options&) {
   BackendSpec<vulkan::Backend> spec;
   spec.name = "vulkan";
   spec.make = make_vulkan;
-  if constexpr (requires { typename vulkan::Options; }) {
-    if constexpr (HasPrecision<vulkan::Options>) spec.precisions = {Precision::fp32, Precision::fp16};
-  }
   try {
     const std::string desc = describe(*make_vulkan(Precision::fp32));
     benchmark::AddCustomContext("vulkan_backend", desc);
