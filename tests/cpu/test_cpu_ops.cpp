@@ -29,18 +29,22 @@ TEST_CASE("cpu backend reports itself") {
 }
 
 TEST_CASE("cpu attention across its tile boundaries") {
-  // Query blocks are 16-lane vectors grouped by up to 4, key blocks are 96 rows, register blocks
+  // Query blocks are 16-lane vectors grouped by up to 4, key blocks are 64 rows, register blocks
   // are 6 rows: N around 16/64/96/192, head widths around 6, scores large enough to move the max (logit std ~4 for the 2.0 cases;
   // much larger logits amplify plain fp32 rounding of q·k beyond the default tolerance in any fp32 backend).
+  // Tasks are (batch, head, group of query blocks); 2 and 3 threads split the query blocks of a
+  // head differently (query_groups), so both run every case.
   reference::Backend ref;
-  cpu::Backend b(cpu::Options{2});
+  const int threads = GENERATE(2, 3);
+  cpu::Backend b(cpu::Options{threads});
   struct Case { std::int64_t batch, n; int heads; std::int64_t hd; float stddev; };
   std::uint32_t seed = 100;
   for (Case c : {Case{1, 15, 1, 5, 1.0f}, Case{1, 16, 2, 6, 1.0f}, Case{2, 17, 1, 7, 1.0f}, Case{1, 63, 1, 12, 1.0f},
                  Case{1, 64, 3, 13, 1.0f}, Case{1, 65, 1, 64, 1.0f}, Case{1, 95, 2, 64, 1.0f}, Case{1, 96, 1, 64, 1.0f},
                  Case{3, 97, 2, 32, 1.0f}, Case{1, 193, 1, 64, 1.0f}, Case{1, 204, 2, 64, 1.0f}, Case{1, 290, 1, 64, 2.0f},
                  Case{1, 200, 1, 128, 2.0f}, Case{1, 130, 1, 1, 3.0f}}) {
-    INFO("attention B=" << c.batch << " N=" << c.n << " heads=" << c.heads << " head_dim=" << c.hd << " stddev=" << c.stddev);
+    INFO("attention B=" << c.batch << " N=" << c.n << " heads=" << c.heads << " head_dim=" << c.hd << " stddev=" << c.stddev
+                         << " threads=" << threads);
     const std::int64_t d = c.heads * c.hd;
     HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, c.stddev);
     auto ob = b.alloc(Shape{c.batch, c.n, d});
