@@ -8,7 +8,8 @@
 #
 # --quick (default, < 5 min once built and the venv exists): cpu backend, C-RADIO-B/16 and L/16 at
 #   224 and 512, batch 1, 2 threads, a few per-op cases and the model-load case; peers: PyTorch fp32
-#   (SDPA and eager) and ONNX Runtime on the same shapes (eager/bf16 on B/16 only).
+#   (SDPA and eager) and ONNX Runtime on the same shapes (eager/bf16 on B/16 only), and Debian's
+#   python3-torch (engine torch-debian, run with /usr/bin/python3 or $VIT_DEBIAN_PYTHON) on B/16.
 # --full: every case of every backend built (threads = all cores), all peers on B/L/H at 224..1024,
 #   and the 2048x2048 memory check (memory_check.sh).
 # --peers-spec replaces the mode's peer runs ("engines:variant:size:batch,...", repeatable).
@@ -40,14 +41,15 @@ if [[ $mode == quick ]]; then
   reps="${reps:-5}"
   min_time=0.3
   filter="${filter:-^radio/cpu/(B16|L16)/(224x224|512x512)/b1/|^op/cpu/(linear|linear_gelu)/B16\.[a-z0-9]+/M1032x|^op/cpu/attention/N(197|1025)x|^op/cpu/layer_norm/M1032x|^op/cpu/resample_pos_embed/R128toG32x|^load/cpu/}"
-  peer_runs=("torch-sdpa,ort:B16:224:1,B16:512:1,L16:224:1,L16:512:1" "torch-eager,torch-bf16:B16:224:1,B16:512:1")
+  peer_runs=("torch-sdpa,ort:B16:224:1,B16:512:1,L16:224:1,L16:512:1" "torch-eager,torch-bf16:B16:224:1,B16:512:1"
+             "torch-debian:B16:224:1,B16:512:1")
 else
   threads="${threads:-$cores}"
   reps="${reps:-5}"
   min_time=0.5
   filter="${filter:-.}"
   all="B16:224:1,B16:512:1,B16:1024:1,L16:224:1,L16:512:1,L16:1024:1,H16:224:1,H16:512:1,H16:1024:1,B16:224:8,B16:512:4"
-  peer_runs=("torch-sdpa,torch-eager,torch-bf16,ort:$all")
+  peer_runs=("torch-sdpa,torch-eager,torch-bf16,ort:$all" "torch-debian:$all")
 fi
 
 [[ ${#peer_spec[@]} -gt 0 ]] && peer_runs=("${peer_spec[@]}")
@@ -87,17 +89,24 @@ if [[ $peers == 1 ]]; then
   for run in "${peer_runs[@]}"; do
     engines="${run%%:*}" cases="${run#*:}"
     part="$out/peers.part${#parts[@]}.json"
-    echo "== peers: $engines on $cases" >&2
-    "$venv/bin/python" "$repo/benchmarks/peers/bench_peers.py" --engines "$engines" --cases "$cases" \
-      --threads "$threads" --out "$part"
+    py="$venv/bin/python"
+    [[ $engines == torch-debian ]] && py="${VIT_DEBIAN_PYTHON:-/usr/bin/python3}"  # Debian's python3-torch
+    echo "== peers: $engines on $cases ($py)" >&2
+    "$py" "$repo/benchmarks/peers/bench_peers.py" --engines "$engines" --cases "$cases" \
+      --threads "$threads" --out "$part" || echo "run.sh: peers $engines failed (see above)" >&2
     parts+=("$part")
   done
   "$venv/bin/python" - "$out/peers.json" "${parts[@]}" <<'EOF'
 import json, sys
-merged = None
+import os
+merged = dict(environments=[], results=[])
 for p in sys.argv[2:]:
+    if not os.path.exists(p):
+        continue
     d = json.load(open(p))
-    merged = d if merged is None else dict(merged, results=merged["results"] + d["results"])
+    engines = sorted({r["engine"] for r in d["results"]})
+    merged["environments"].append(dict(engines=",".join(engines), **d["environment"]))
+    merged["results"] += d["results"]
 json.dump(merged, open(sys.argv[1], "w"), indent=1)
 EOF
   rm -f "${parts[@]}"

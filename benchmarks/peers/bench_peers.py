@@ -2,6 +2,12 @@
 fp32 with scaled_dot_product_attention, PyTorch bf16 autocast (+ SDPA), and ONNX Runtime (CPU EP,
 the model exported to ONNX), on the same shapes and thread count as vit-bench.
 
+Engine torch-debian is PyTorch eager fp32 from Debian's python3-torch (the peer issue 2 names): run
+this script with /usr/bin/python3 for it. Debian's torch does its matmuls through the system BLAS
+(libblas.so.3, chosen by update-alternatives); with the reference netlib BLAS it is ~50x slower
+than with OpenBLAS, so the engine refuses to run on netlib (install libopenblas0-openmp) and
+records the BLAS it used.
+
   python bench_peers.py --engines torch-sdpa,ort --cases B16:224:1,B16:512:1 --threads 2 --out peers.json
 
 Each case: two warm-up forwards, then forwards timed one by one until at least --min-iters of them
@@ -43,10 +49,37 @@ def time_forward(fn, min_iters, min_time):
     return samples
 
 
+def blas_library():
+    """The BLAS shared library this process has mapped (resolved through the alternatives links)."""
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1] if len(line.split()) >= 6 else ""
+            name = os.path.basename(path)
+            if name.startswith(("libblas", "libopenblas", "libmkl_core", "libblis")):
+                libs.add(os.path.realpath(path))
+    return ", ".join(sorted(libs)) or "(none mapped)"
+
+
+def check_debian_torch():
+    import torch
+    if not torch.__file__.startswith("/usr/lib/python3/dist-packages/"):
+        raise RuntimeError("torch-debian needs Debian's python3-torch (run this script with /usr/bin/python3); "
+                           "this python's torch is %s from %s" % (torch.__version__, os.path.dirname(torch.__file__)))
+    torch.ones(64, 64) @ torch.ones(64, 64)  # loads the BLAS
+    blas = blas_library()
+    if "/blas/libblas.so" in blas:
+        raise RuntimeError("torch-debian: Debian's torch is using the reference netlib BLAS (%s), ~50x slower than "
+                           "OpenBLAS; install libopenblas0-openmp for a fair peer" % blas)
+    return blas
+
+
 def torch_case(engine, cfg, h, w, batch, args):
     import torch
     from vit_torch import RadioViT
-    model = RadioViT(cfg, attn="eager" if engine == "torch-eager" else "sdpa").eval()
+    if engine == "torch-debian":
+        check_debian_torch()
+    model = RadioViT(cfg, attn="sdpa" if engine in ("torch-sdpa", "torch-bf16") else "eager").eval()
     x = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(42))
 
     def run():
@@ -87,8 +120,9 @@ def ort_case(cfg, h, w, batch, args):
 def environment(threads):
     import torch
     env = {k: os.environ.get(k, "(unset)") for k in ("OMP_WAIT_POLICY", "OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    torch.ones(64, 64) @ torch.ones(64, 64)  # so that the BLAS, if any, is loaded
     env.update(python=platform.python_version(), torch=torch.__version__, torch_threads=torch.get_num_threads(),
-               torch_interop_threads=torch.get_num_interop_threads(), threads=threads)
+               torch_interop_threads=torch.get_num_interop_threads(), threads=threads, blas=blas_library())
     try:
         import onnxruntime
         env["onnxruntime"] = onnxruntime.__version__
@@ -127,7 +161,7 @@ def main():
             try:
                 if engine == "ort":
                     samples = ort_case(cfg, h, w, batch, args)
-                elif engine in ("torch-eager", "torch-sdpa", "torch-bf16"):
+                elif engine in ("torch-eager", "torch-sdpa", "torch-bf16", "torch-debian"):
                     samples = torch_case(engine, cfg, h, w, batch, args)
                 else:
                     raise ValueError("unknown engine %r" % engine)
