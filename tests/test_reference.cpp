@@ -27,3 +27,50 @@ TEST_CASE("reference resample_pos_embed matches the PyTorch position embedding")
     }
   }
 }
+
+// The shared op validation (vit/op_checks.hpp, used by every backend): shape errors with one-line
+// messages prefixed by the backend's name.
+TEST_CASE("reference ops reject bad shapes with the shared one-line messages") {
+  using namespace vit;
+  reference::Backend b;
+  auto message = [](auto&& f) -> std::string {
+    try {
+      f();
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::shape);
+      return e.what();
+    }
+    return "no error";
+  };
+  auto t = [&](Shape s) { return b.alloc(s); };
+  HostTensor w(Shape{8, 4}), bias(Shape{8});
+  auto lin = b.make_linear(w, &bias);
+  auto y = t(Shape{3, 7});
+  CHECK(message([&] { b.make_linear(HostTensor(Shape{8}), nullptr); }) == "reference linear weight: expected [N, K], got [8]");
+  CHECK(message([&] { b.linear(lin, t(Shape{3, 5}), y, Activation::none, false); }) ==
+        "reference linear input: expected last dimension 4, got [3, 5]");
+  CHECK(message([&] { b.linear(lin, t(Shape{3, 4}), y, Activation::none, false); }) ==
+        "reference linear output: expected [3, 8] (24 values), got [3, 7]");
+  auto ln = t(Shape{2, 8});
+  CHECK(message([&] { b.layer_norm(t(Shape{2, 8}), t(Shape{8}), t(Shape{7}), 1e-6f, ln); }) ==
+        "reference layer_norm bias: expected 8 values (as the weight [8]), got [7]");
+  auto out = t(Shape{1, 5, 8});
+  CHECK(message([&] { b.attention(t(Shape{1, 5, 25}), 1, out); }) == "reference attention input: expected [B, N, 3D], got [1, 5, 25]");
+  CHECK(message([&] { b.attention(t(Shape{1, 5, 24}), 3, out); }) == "reference attention: width 8 is not divisible by 3 heads");
+  CHECK(message([&] { b.attention(t(Shape{1, 6, 24}), 2, out); }) == "reference attention output: expected shape [1, 6, 8], got [1, 5, 8]");
+  auto patches = t(Shape{4, 3 * 16 * 16});
+  CHECK(message([&] { b.im2patch(t(Shape{1, 3, 32, 32}), 16, t(Shape{2}), t(Shape{3}), patches); }) ==
+        "reference im2patch: mean/std must have 3 values, got [2] and [3]");
+  auto pos_out = t(Shape{6, 4});
+  CHECK(message([&] { b.resample_pos_embed(t(Shape{4, 4, 4}), 0, 3, pos_out); }) == "reference resample_pos_embed: empty grid 0x3");
+  CHECK(message([&] { b.resample_pos_embed(t(Shape{0, 0, 4}), 2, 3, pos_out); }) ==
+        "reference resample_pos_embed input: expected [R, R, D], got [0, 0, 4]");
+  auto h = t(Shape{2, 5, 4});
+  CHECK(message([&] { b.assemble_tokens(t(Shape{1, 4}), t(Shape{6, 4}), t(Shape{3, 4}), h); }) ==
+        "reference assemble_tokens: prefix [1, 4] + patches [6, 4] + pos [3, 4] do not make [2, 5, 4]");
+  std::vector<std::int64_t> idx{0, 5};
+  auto g = t(Shape{2, 2, 4});
+  CHECK(message([&] { b.gather_tokens(h, idx, g); }) == "reference gather_tokens: index 5 outside [0, 5)");
+  auto g_bad = t(Shape{2, 3, 4});
+  CHECK(message([&] { b.gather_tokens(h, idx, g_bad); }) == "reference gather_tokens output: expected [2, 2, 4] (16 values), got [2, 3, 4]");
+}

@@ -4,6 +4,7 @@
 #pragma once
 #include <new>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -39,11 +40,16 @@ struct BasicTensor {
   std::int64_t numel() const { return shape.numel(); }
 };
 
+// Throws a shape error naming `what` unless got == expected.
+inline void expect_shape(const Shape& got, const Shape& expected, const std::string& what) {
+  check(got == expected, ErrorKind::shape, what + ": expected shape " + expected.str() + ", got " + got.str());
+}
+
 // Throws a shape error naming `what` unless t.shape == expected.
 template <class T>
-void expect_shape(const T& t, const Shape& expected, const char* what) {
-  check(t.shape == expected, ErrorKind::shape,
-        std::string(what) + ": expected shape " + expected.str() + ", got " + t.shape.str());
+  requires requires(const T& t) { t.shape; }
+void expect_shape(const T& t, const Shape& expected, const std::string& what) {
+  expect_shape(t.shape, expected, what);
 }
 
 }  // namespace vit

@@ -8,6 +8,7 @@
 #include "vit/io/npy.hpp"
 #include "vit/io/safetensors.hpp"
 #include "vit/nn/layers.hpp"
+#include "vit/op_checks.hpp"
 #include "vit/shape.hpp"
 #include "vit/tensor.hpp"
 #include "vit/version.hpp"

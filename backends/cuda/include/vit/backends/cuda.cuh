@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "vit/backend.hpp"
+#include "vit/op_checks.hpp"
 #include "vit/backends/cuda/attention.cuh"
 #include "vit/backends/cuda/check.cuh"
 #include "vit/backends/cuda/gemm.cuh"
@@ -162,10 +163,10 @@ class Backend {
   // ---- linear layers ---------------------------------------------------------------------------
   Linear make_linear(const HostTensor& w, const HostTensor* b) {
     not_capturing("make_linear");
-    check(w.shape.rank() == 2, ErrorKind::shape, "linear weight: expected rank 2, got " + w.shape.str());
+    const LinearWeightDims dims = check_make_linear(name(), w.shape, b ? &b->shape : nullptr);
     Linear l;
-    l.n = w.shape[0];
-    l.k = w.shape[1];
+    l.n = dims.n;
+    l.k = dims.k;
     Tensor wt = upload(w);
     if (half_mode()) {
       l.weight = detail::make_block(pool_, std::size_t(w.shape.numel()) * 2, false);
@@ -177,7 +178,6 @@ class Backend {
       l.weight = wt.storage->f32;
     }
     if (b) {
-      expect_shape(*b, Shape{l.n}, "linear bias");
       Tensor bt = upload(*b);
       l.bias_f32 = bt.storage->f32;
       if (half_mode()) {
@@ -194,11 +194,8 @@ class Backend {
 
   // y[M,N] = (accumulate ? y : 0) + act(x[M,K] W^T + b)
   void linear(const Linear& l, const Tensor& x, Tensor& y, Activation act, bool accumulate) {
-    const std::int64_t m = rows(x, l.k, "linear input");
-    check(y.numel() == m * l.n, ErrorKind::shape,
-          "linear output: expected " + std::to_string(m * l.n) + " values ([" + std::to_string(m) + ", " + std::to_string(l.n) + "]), got " +
-              y.shape.str());
-    check(m <= INT32_MAX && l.n <= INT32_MAX && l.k <= INT32_MAX, ErrorKind::shape, "linear: sizes beyond 2^31 are not supported");
+    const std::int64_t m = check_linear(name(), x.shape, y.shape, l.n, l.k).m;
+    check(m <= INT32_MAX && l.n <= INT32_MAX && l.k <= INT32_MAX, ErrorKind::shape, "cuda linear: sizes beyond 2^31 are not supported");
     const bool gelu = act == Activation::gelu;
     const bool has_bias = l.bias_f32 != nullptr;
     const int mi = int(m), ni = int(l.n), ki = int(l.k);
@@ -260,11 +257,9 @@ class Backend {
 
   // ---- row and token ops -----------------------------------------------------------------------
   void layer_norm(const Tensor& x, const Tensor& g, const Tensor& b, float eps, Tensor& y) {
-    const std::int64_t d = g.numel();
-    const std::int64_t m = rows(x, d, "layer_norm input");
-    check(b.numel() == d, ErrorKind::shape, "layer_norm bias: expected " + std::to_string(d) + " values, got " + b.shape.str());
-    check(y.shape == x.shape, ErrorKind::shape, "layer_norm output: expected " + x.shape.str() + ", got " + y.shape.str());
-    check(d <= INT32_MAX, ErrorKind::shape, "layer_norm: width beyond 2^31");
+    const LayerNormDims dims = check_layer_norm(name(), x.shape, g.shape, b.shape, y.shape);
+    const std::int64_t m = dims.rows, d = dims.d;
+    check(d <= INT32_MAX, ErrorKind::shape, "cuda layer_norm: width beyond 2^31");
     const float* gp = read_f32(g);
     const float* bp = read_f32(b);
     if (!half_mode()) {
@@ -286,14 +281,11 @@ class Backend {
 
   // out[B,N,D] = softmax(q k^T / sqrt(hd)) v per head, from the fused qkv [B,N,3D].
   void attention(const Tensor& qkv, int heads, Tensor& out) {
-    check(qkv.shape.rank() == 3 && qkv.shape[2] % 3 == 0, ErrorKind::shape, "attention input: expected [B, N, 3D], got " + qkv.shape.str());
-    const std::int64_t batch = qkv.shape[0], n = qkv.shape[1], d = qkv.shape[2] / 3;
-    check(heads > 0 && d % heads == 0, ErrorKind::shape,
-          "attention: width " + std::to_string(d) + " is not divisible by " + std::to_string(heads) + " heads");
-    expect_shape(out, Shape{batch, n, d}, "attention output");
+    const AttentionDims dims = check_attention(name(), qkv.shape, heads, out.shape);
+    const std::int64_t batch = dims.batch, n = dims.n;
     check(batch <= 65535 && heads <= 65535 && n <= INT32_MAX / 2, ErrorKind::shape,
-          "attention: batch and heads must be <= 65535 and N < 2^30, got " + qkv.shape.str() + " with " + std::to_string(heads) + " heads");
-    const int hd = int(d / heads);
+          "cuda attention: batch and heads must be <= 65535 and N < 2^30, got " + qkv.shape.str() + " with " + std::to_string(heads) + " heads");
+    const int hd = int(dims.head_dim);
     if (half_mode() && detail::attention_mma_supports(hd)) {
       with_half([&](auto tag) {
         using H = decltype(tag);
@@ -309,13 +301,9 @@ class Backend {
   }
 
   void im2patch(const Tensor& img, int p, const Tensor& mean, const Tensor& std, Tensor& out) {
-    check(img.shape.rank() == 4, ErrorKind::shape, "im2patch input: expected [B, C, H, W], got " + img.shape.str());
-    const std::int64_t batch = img.shape[0], c = img.shape[1], h = img.shape[2], w = img.shape[3];
-    check(p > 0 && h % p == 0 && w % p == 0, ErrorKind::shape,
-          "im2patch: image " + img.shape.str() + " is not a multiple of patch " + std::to_string(p));
-    check(mean.numel() == c && std.numel() == c, ErrorKind::shape, "im2patch: mean/std must have " + std::to_string(c) + " values");
-    check(c <= INT32_MAX && h <= INT32_MAX && w <= INT32_MAX, ErrorKind::shape, "im2patch: image too large " + img.shape.str());
-    expect_shape(out, Shape{batch * (h / p) * (w / p), c * p * p}, "im2patch output");
+    const Im2PatchDims dims = check_im2patch(name(), img.shape, p, mean.shape, std.shape, out.shape);
+    const std::int64_t batch = dims.batch, c = dims.c, h = dims.h, w = dims.w;
+    check(c <= INT32_MAX && h <= INT32_MAX && w <= INT32_MAX, ErrorKind::shape, "cuda im2patch: image too large " + img.shape.str());
     const float* ip = read_f32(img);
     const float* mp = read_f32(mean);
     const float* sp = read_f32(std);
@@ -323,39 +311,26 @@ class Backend {
   }
 
   void resample_pos_embed(const Tensor& pos, int gh, int gw, Tensor& out) {
-    check(pos.shape.rank() == 3 && pos.shape[0] == pos.shape[1], ErrorKind::shape,
-          "resample_pos_embed input: expected [R, R, D], got " + pos.shape.str());
-    check(gh > 0 && gw > 0, ErrorKind::shape, "resample_pos_embed: empty grid");
-    const std::int64_t r = pos.shape[0], d = pos.shape[2];
-    expect_shape(out, Shape{std::int64_t(gh) * gw, d}, "resample_pos_embed output");
-    check(r <= INT32_MAX && d <= INT32_MAX, ErrorKind::shape, "resample_pos_embed: grid too large " + pos.shape.str());
+    const ResamplePosEmbedDims dims = check_resample_pos_embed(name(), pos.shape, gh, gw, out.shape);
+    const std::int64_t r = dims.r, d = dims.d;
+    check(r <= INT32_MAX && d <= INT32_MAX, ErrorKind::shape, "cuda resample_pos_embed: grid too large " + pos.shape.str());
     const float* pp = read_f32(pos);
     detail::resample_pos_embed(pp, int(r), int(d), gh, gw, write_f32(out), stream_);
   }
 
   void assemble_tokens(const Tensor& prefix, const Tensor& patches, const Tensor& pos, Tensor& h) {
-    check(h.shape.rank() == 3, ErrorKind::shape, "assemble_tokens output: expected [B, S+T, D], got " + h.shape.str());
-    const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2];
-    check(d > 0, ErrorKind::shape, "assemble_tokens: zero width " + h.shape.str());
-    const std::int64_t s = prefix.numel() / d, t = pos.numel() / d;
-    check(s + t == n && patches.numel() == batch * t * d && prefix.numel() == s * d && pos.numel() == t * d, ErrorKind::shape,
-          "assemble_tokens: prefix " + prefix.shape.str() + " + patches " + patches.shape.str() + " do not make " + h.shape.str());
+    const AssembleTokensDims dims = check_assemble_tokens(name(), prefix.shape, patches.shape, pos.shape, h.shape);
     const float* a = read_f32(prefix);
     const float* pa = read_f32(patches);
     const float* po = read_f32(pos);
-    detail::assemble_tokens(a, pa, po, write_f32(h), batch, s, t, d, stream_);
+    detail::assemble_tokens(a, pa, po, write_f32(h), dims.batch, dims.s, dims.t, dims.d, stream_);
   }
 
   // out[b, j] = h[b, idx[j]]. Contiguous or evenly strided index lists need no device copy; others
   // are uploaded once and cached by content.
   void gather_tokens(const Tensor& h, std::span<const std::int64_t> idx, Tensor& out) {
-    check(h.shape.rank() == 3, ErrorKind::shape, "gather_tokens input: expected [B, N, D], got " + h.shape.str());
-    const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2];
-    const std::int64_t j = std::int64_t(idx.size());
-    check(out.numel() == batch * j * d, ErrorKind::shape,
-          "gather_tokens output: expected " + std::to_string(batch * j * d) + " values, got " + out.shape.str());
-    for (auto i : idx)
-      check(i >= 0 && i < n, ErrorKind::shape, "gather_tokens: index " + std::to_string(i) + " outside [0, " + std::to_string(n) + ")");
+    const GatherTokensDims dims = check_gather_tokens(name(), h.shape, idx, out.shape);
+    const std::int64_t batch = dims.batch, n = dims.n, d = dims.d, j = dims.len;
     detail::GatherIndex gi;
     bool affine = true;
     if (j >= 2)
@@ -439,12 +414,6 @@ class Backend {
 
   void not_capturing(const char* op) const {
     check(!capturing_, ErrorKind::backend, std::string("cuda: ") + op + " is not allowed inside a graph body (run_graph)");
-  }
-
-  static std::int64_t rows(const Tensor& x, std::int64_t width, const char* what) {
-    check(x.shape.rank() >= 1 && x.shape[x.shape.rank() - 1] == width, ErrorKind::shape,
-          std::string(what) + ": expected last dimension " + std::to_string(width) + ", got " + x.shape.str());
-    return width == 0 ? 0 : x.numel() / width;
   }
 
   float* scratch() { return static_cast<float*>(scratch_.get()); }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vit/backend.hpp"
+#include "vit/op_checks.hpp"
 
 namespace vit::reference {
 
@@ -35,19 +36,14 @@ class Backend {
   }
 
   Linear make_linear(const HostTensor& w, const HostTensor* b) {
-    check(w.shape.rank() == 2, ErrorKind::shape, "linear weight: expected rank 2, got " + w.shape.str());
+    check_make_linear(name(), w.shape, b ? &b->shape : nullptr);
     Linear l{w, {}};
-    if (b) {
-      expect_shape(*b, Shape{w.shape[0]}, "linear bias");
-      l.bias = b->data;
-    }
+    if (b) l.bias = b->data;
     return l;
   }
 
   void linear(const Linear& l, const Tensor& x, Tensor& y, Activation act, bool accumulate) {
-    const std::int64_t n_out = l.weight.shape[0], k_in = l.weight.shape[1];
-    const std::int64_t m = rows(x, k_in, "linear input");
-    check(y.numel() == m * n_out, ErrorKind::shape, "linear output: expected " + std::to_string(m * n_out) + " values, got " + y.shape.str());
+    const auto [m, n_out, k_in] = check_linear(name(), x.shape, y.shape, l.weight.shape[0], l.weight.shape[1]);
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t o = 0; o < n_out; ++o) {
         double acc = l.bias.empty() ? 0.0 : l.bias[std::size_t(o)];
@@ -60,9 +56,7 @@ class Backend {
   }
 
   void layer_norm(const Tensor& x, const Tensor& g, const Tensor& b, float eps, Tensor& y) {
-    const std::int64_t d = g.numel();
-    const std::int64_t m = rows(x, d, "layer_norm input");
-    check(y.shape == x.shape, ErrorKind::shape, "layer_norm output: expected " + x.shape.str() + ", got " + y.shape.str());
+    const auto [m, d] = check_layer_norm(name(), x.shape, g.shape, b.shape, y.shape);
     for (std::int64_t i = 0; i < m; ++i) {
       const float* row = &x.storage[std::size_t(i * d)];
       double mean = 0, var = 0;
@@ -77,11 +71,7 @@ class Backend {
   }
 
   void attention(const Tensor& qkv, int heads, Tensor& out) {
-    check(qkv.shape.rank() == 3 && qkv.shape[2] % 3 == 0, ErrorKind::shape, "attention input: expected [B, N, 3D], got " + qkv.shape.str());
-    const std::int64_t batch = qkv.shape[0], n = qkv.shape[1], d = qkv.shape[2] / 3;
-    check(heads > 0 && d % heads == 0, ErrorKind::shape, "attention: width " + std::to_string(d) + " is not divisible by " + std::to_string(heads) + " heads");
-    expect_shape(out, Shape{batch, n, d}, "attention output");
-    const std::int64_t hd = d / heads;
+    const auto [batch, n, d, hd] = check_attention(name(), qkv.shape, heads, out.shape);
     const double scale = 1.0 / std::sqrt(double(hd));
     std::vector<double> p(static_cast<std::size_t>(n));
     for (std::int64_t b = 0; b < batch; ++b)
@@ -108,12 +98,8 @@ class Backend {
   }
 
   void im2patch(const Tensor& img, int p, const Tensor& mean, const Tensor& std, Tensor& out) {
-    check(img.shape.rank() == 4, ErrorKind::shape, "im2patch input: expected [B, C, H, W], got " + img.shape.str());
-    const std::int64_t batch = img.shape[0], c = img.shape[1], h = img.shape[2], w = img.shape[3];
-    check(p > 0 && h % p == 0 && w % p == 0, ErrorKind::shape, "im2patch: image " + img.shape.str() + " is not a multiple of patch " + std::to_string(p));
-    check(mean.numel() == c && std.numel() == c, ErrorKind::shape, "im2patch: mean/std must have " + std::to_string(c) + " values");
-    const std::int64_t gh = h / p, gw = w / p, cols = c * p * p;
-    expect_shape(out, Shape{batch * gh * gw, cols}, "im2patch output");
+    const auto [batch, c, h, w, gh, gw] = check_im2patch(name(), img.shape, p, mean.shape, std.shape, out.shape);
+    const std::int64_t cols = c * p * p;
     for (std::int64_t b = 0; b < batch; ++b)
       for (std::int64_t gy = 0; gy < gh; ++gy)
         for (std::int64_t gx = 0; gx < gw; ++gx)
@@ -127,10 +113,7 @@ class Backend {
   }
 
   void resample_pos_embed(const Tensor& pos, int gh, int gw, Tensor& out) {
-    check(pos.shape.rank() == 3 && pos.shape[0] == pos.shape[1], ErrorKind::shape, "resample_pos_embed input: expected [R, R, D], got " + pos.shape.str());
-    const std::int64_t r = pos.shape[0], d = pos.shape[2];
-    check(gh > 0 && gw > 0, ErrorKind::shape, "resample_pos_embed: empty grid");
-    expect_shape(out, Shape{std::int64_t(gh) * gw, d}, "resample_pos_embed output");
+    const auto [r, d] = check_resample_pos_embed(name(), pos.shape, gh, gw, out.shape);
     const int m = std::max(gh, gw);
     for (int y = 0; y < gh; ++y)
       for (int x = 0; x < gw; ++x) {
@@ -146,10 +129,8 @@ class Backend {
   }
 
   void assemble_tokens(const Tensor& prefix, const Tensor& patches, const Tensor& pos, Tensor& h) {
-    check(h.shape.rank() == 3, ErrorKind::shape, "assemble_tokens output: expected [B, S+T, D], got " + h.shape.str());
-    const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2];
-    const std::int64_t s = prefix.numel() / d, t = pos.numel() / d;
-    check(s + t == n && patches.numel() == batch * t * d, ErrorKind::shape, "assemble_tokens: prefix " + prefix.shape.str() + " + patches " + patches.shape.str() + " do not make " + h.shape.str());
+    const auto [batch, s, t, d] = check_assemble_tokens(name(), prefix.shape, patches.shape, pos.shape, h.shape);
+    const std::int64_t n = s + t;
     for (std::int64_t b = 0; b < batch; ++b) {
       for (std::int64_t i = 0; i < s * d; ++i) h.storage[std::size_t(b * n * d + i)] = prefix.storage[std::size_t(i)];
       for (std::int64_t i = 0; i < t * d; ++i)
@@ -158,15 +139,11 @@ class Backend {
   }
 
   void gather_tokens(const Tensor& h, std::span<const std::int64_t> idx, Tensor& out) {
-    check(h.shape.rank() == 3, ErrorKind::shape, "gather_tokens input: expected [B, N, D], got " + h.shape.str());
-    const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2];
-    check(out.numel() == batch * std::int64_t(idx.size()) * d, ErrorKind::shape, "gather_tokens output: wrong size " + out.shape.str());
+    const auto [batch, n, d, len] = check_gather_tokens(name(), h.shape, idx, out.shape);
     for (std::int64_t b = 0; b < batch; ++b)
-      for (std::size_t j = 0; j < idx.size(); ++j) {
-        check(idx[j] >= 0 && idx[j] < n, ErrorKind::shape, "gather_tokens: index " + std::to_string(idx[j]) + " outside [0, " + std::to_string(n) + ")");
+      for (std::int64_t j = 0; j < len; ++j)
         for (std::int64_t k = 0; k < d; ++k)
-          out.storage[std::size_t((b * std::int64_t(idx.size()) + std::int64_t(j)) * d + k)] = h.storage[std::size_t((b * n + idx[j]) * d + k)];
-      }
+          out.storage[std::size_t((b * len + j) * d + k)] = h.storage[std::size_t((b * n + idx[std::size_t(j)]) * d + k)];
   }
 
   // Exact GELU: x/2 * (1 + erf(x / sqrt 2)).
@@ -183,13 +160,6 @@ class Backend {
     std::int64_t i1 = std::min(i0 + 1, in - 1);
     float w1 = std::clamp(src - float(i0), 0.0f, 1.0f);
     return {i0, i1, 1.0f - w1, w1};
-  }
-
- private:
-  static std::int64_t rows(const Tensor& x, std::int64_t width, const char* what) {
-    check(x.shape.rank() >= 1 && x.shape[x.shape.rank() - 1] == width, ErrorKind::shape,
-          std::string(what) + ": expected last dimension " + std::to_string(width) + ", got " + x.shape.str());
-    return x.numel() / width;
   }
 };
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "vit/backend.hpp"
+#include "vit/op_checks.hpp"
 #include "vit/backends/vulkan/options.hpp"
 #include "vit/backends/vulkan/bindings.hpp"
 #include "vit/backends/vulkan/half.hpp"
@@ -103,25 +104,20 @@ class Backend {
   }
 
   Linear make_linear(const HostTensor& w, const HostTensor* b) {
-    check(w.shape.rank() == 2, ErrorKind::shape, "linear weight: expected rank 2, got " + w.shape.str());
-    const std::int64_t n = w.shape[0], k = w.shape[1], k4 = (k + 3) / 4;
+    const auto [n, k] = check_make_linear(name(), w.shape, b ? &b->shape : nullptr);
+    const std::int64_t k4 = (k + 3) / 4;
     HostTensor wp(Shape{n, 4 * k4});
     for (std::int64_t o = 0; o < n; ++o)
       std::copy_n(w.data.begin() + o * k, k, wp.data.begin() + o * 4 * k4);
     Linear l{upload(opt_.fp16 ? detail::to_half_words(wp) : wp), {}, n, k, k4};
-    if (b) {
-      expect_shape(*b, Shape{n}, "linear bias");
-      l.bias = upload(*b);
-    }
+    if (b) l.bias = upload(*b);
     return l;
   }
 
   // Over the binding limits, rows of x/y and rows of W (columns of y) are split into chunks that
   // fit one binding each; every output element is computed exactly as unchunked.
   void linear(const Linear& l, const Tensor& x, Tensor& y, Activation act, bool accumulate) {
-    const std::int64_t m = rows(x, l.k, "linear input");
-    check(y.numel() == m * l.n, ErrorKind::shape,
-          "linear output: expected " + std::to_string(m * l.n) + " values, got " + y.shape.str());
+    const std::int64_t m = check_linear(name(), x.shape, y.shape, l.n, l.k).m;
     if (m == 0 || l.n == 0) return;
     const bool x4 = l.k % 4 == 0;
     const std::uint64_t row_x = std::uint64_t(std::max<std::int64_t>(l.k, 1)) * 4, row_y = std::uint64_t(l.n) * 4;
@@ -152,10 +148,7 @@ class Backend {
   }
 
   void layer_norm(const Tensor& x, const Tensor& g, const Tensor& b, float eps, Tensor& y) {
-    const std::int64_t d = g.numel();
-    const std::int64_t m = rows(x, d, "layer_norm input");
-    check(b.numel() == d, ErrorKind::shape, "layer_norm bias: expected " + std::to_string(d) + " values, got " + b.shape.str());
-    check(y.shape == x.shape, ErrorKind::shape, "layer_norm output: expected " + x.shape.str() + ", got " + y.shape.str());
+    const auto [m, d] = check_layer_norm(name(), x.shape, g.shape, b.shape, y.shape);
     if (m == 0 || d == 0) return;
     const std::int64_t chunk = chunk_rows(m, bind_.storage_budget() / (std::uint64_t(d) * 4), 1, "layer_norm", "a row of " + x.shape.str());
     const detail::StorageSlot gs = whole(&g, "layer_norm", "gain"), bs = whole(&b, "layer_norm", "bias");
@@ -176,12 +169,7 @@ class Backend {
   // and sum in a scratch tensor, unnormalised output in `out`), so any N works while one token
   // row fits a binding. The scalar kernel (head dim % 4 != 0) binds one batch element at a time.
   void attention(const Tensor& qkv, int heads, Tensor& out) {
-    check(qkv.shape.rank() == 3 && qkv.shape[2] % 3 == 0, ErrorKind::shape, "attention input: expected [B, N, 3D], got " + qkv.shape.str());
-    const std::int64_t batch = qkv.shape[0], n = qkv.shape[1], d = qkv.shape[2] / 3;
-    check(heads > 0 && d % heads == 0, ErrorKind::shape,
-          "attention: width " + std::to_string(d) + " is not divisible by " + std::to_string(heads) + " heads");
-    expect_shape(out, Shape{batch, n, d}, "attention output");
-    const std::int64_t hd = d / heads;
+    const auto [batch, n, d, hd] = check_attention(name(), qkv.shape, heads, out.shape);
     check(hd <= 256, ErrorKind::unsupported, "vulkan attention: head dim " + std::to_string(hd) + " > 256 is not supported");
     if (batch == 0 || n == 0 || d == 0) return;
     const float scale = float(1.0 / std::sqrt(double(hd)));
@@ -218,14 +206,8 @@ class Backend {
 
   // Grid: (batch, patch-row, channel) chunks when img or out is over the binding limit.
   void im2patch(const Tensor& img, int p, const Tensor& mean, const Tensor& std, Tensor& out) {
-    check(img.shape.rank() == 4, ErrorKind::shape, "im2patch input: expected [B, C, H, W], got " + img.shape.str());
-    const std::int64_t batch = img.shape[0], c = img.shape[1], h = img.shape[2], w = img.shape[3];
-    check(p > 0 && h % p == 0 && w % p == 0, ErrorKind::shape,
-          "im2patch: image " + img.shape.str() + " is not a multiple of patch " + std::to_string(p));
-    check(mean.numel() == c && std.numel() == c, ErrorKind::shape, "im2patch: mean/std must have " + std::to_string(c) + " values");
-    expect_shape(out, Shape{batch * (h / p) * (w / p), c * p * p}, "im2patch output");
+    const auto [batch, c, h, w, gh, gw] = check_im2patch(name(), img.shape, p, mean.shape, std.shape, out.shape);
     if (out.numel() == 0) return;
-    const std::int64_t gh = h / p, gw = w / p;
     const detail::StorageSlot ms = whole(&mean, "im2patch", "mean"), sds = whole(&std, "im2patch", "std");
     struct Push {
       std::uint32_t c, cc, c0, h, w, p, gh, total, img_off, o_off;
@@ -254,11 +236,7 @@ class Backend {
 
   // pos must fit one binding; the output is chunked by cells.
   void resample_pos_embed(const Tensor& pos, int gh, int gw, Tensor& out) {
-    check(pos.shape.rank() == 3 && pos.shape[0] == pos.shape[1], ErrorKind::shape,
-          "resample_pos_embed input: expected [R, R, D], got " + pos.shape.str());
-    check(gh > 0 && gw > 0, ErrorKind::shape, "resample_pos_embed: empty grid");
-    const std::int64_t r = pos.shape[0], d = pos.shape[2];
-    expect_shape(out, Shape{std::int64_t(gh) * gw, d}, "resample_pos_embed output");
+    const auto [r, d] = check_resample_pos_embed(name(), pos.shape, gh, gw, out.shape);
     if (out.numel() == 0) return;
     const std::int64_t cells = std::int64_t(gh) * gw;
     const std::int64_t chunk = chunk_rows(cells, bind_.storage_budget() / (std::uint64_t(d) * 4), 1, "resample_pos_embed", "a row of " + out.shape.str());
@@ -276,12 +254,8 @@ class Backend {
   // Chunked by token rows (prefix rows and patch rows separately, per batch element) when a
   // tensor is over the binding limit.
   void assemble_tokens(const Tensor& prefix, const Tensor& patches, const Tensor& pos, Tensor& h) {
-    check(h.shape.rank() == 3, ErrorKind::shape, "assemble_tokens output: expected [B, S+T, D], got " + h.shape.str());
-    const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2];
-    check(d > 0, ErrorKind::shape, "assemble_tokens: empty width in " + h.shape.str());
-    const std::int64_t s = prefix.numel() / d, t = pos.numel() / d;
-    check(s + t == n && patches.numel() == batch * t * d && prefix.numel() == s * d && pos.numel() == t * d, ErrorKind::shape,
-          "assemble_tokens: prefix " + prefix.shape.str() + " + patches " + patches.shape.str() + " do not make " + h.shape.str());
+    const auto [batch, s, t, d] = check_assemble_tokens(name(), prefix.shape, patches.shape, pos.shape, h.shape);
+    const std::int64_t n = s + t;
     if (h.numel() == 0) return;
     struct Push {
       std::uint32_t s, t, d, total, prefix_off, patches_off, pos_off, h_off;
@@ -314,11 +288,7 @@ class Backend {
 
   // out[b, j] = h[b, idx[j]]: one buffer copy command; consecutive indices share a region.
   void gather_tokens(const Tensor& h, std::span<const std::int64_t> idx, Tensor& out) {
-    check(h.shape.rank() == 3, ErrorKind::shape, "gather_tokens input: expected [B, N, D], got " + h.shape.str());
-    const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2], len = std::int64_t(idx.size());
-    check(out.numel() == batch * len * d, ErrorKind::shape, "gather_tokens output: wrong size " + out.shape.str());
-    for (auto i : idx)
-      check(i >= 0 && i < n, ErrorKind::shape, "gather_tokens: index " + std::to_string(i) + " outside [0, " + std::to_string(n) + ")");
+    const auto [batch, n, d, len] = check_gather_tokens(name(), h.shape, idx, out.shape);
     if (out.numel() == 0) return;
     std::vector<VkBufferCopy> regions;
     const VkDeviceSize row = VkDeviceSize(d) * 4;
@@ -338,12 +308,6 @@ class Backend {
   }
   static std::uint32_t u32(std::int64_t v) { return std::uint32_t(v); }
   static std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
-
-  static std::int64_t rows(const Tensor& x, std::int64_t width, const char* what) {
-    check(x.shape.rank() >= 1 && x.shape[x.shape.rank() - 1] == width, ErrorKind::shape,
-          std::string(what) + ": expected last dimension " + std::to_string(width) + ", got " + x.shape.str());
-    return width ? x.numel() / width : 0;
-  }
 
   void attention_scalar(const Tensor& qkv, int heads, Tensor& out, float scale) {
     const std::int64_t batch = qkv.shape[0], n = qkv.shape[1], d = qkv.shape[2] / 3, hd = d / heads;
