@@ -44,18 +44,20 @@ inline __m512 exp2_ps(__m512 x) {
 }
 #endif
 
-// One key block of the online softmax on s [nk x w] (row-major, w = 16·NV query lanes):
-// updates the running max m[w] and sum l[w], writes P = exp2(s - m_new) into s and the factor
+// One key block of the online softmax on s [nk x w] (row-major, w = 16·NV query lanes) whose
+// column max block_max[w] the tile product already took: m_new = max(m, block_max); updates the
+// running max m[w] and sum l[w], writes P = exp2(s - m_new) into s and the factor
 // exp2(m_old - m_new) that rescales the output accumulator into alpha[w]. The query vectors are
-// the inner loop so that NV independent max/sum chains run side by side.
+// the inner loop so that NV independent sum chains run side by side.
 template <int NV>
-inline void online_softmax_block(float* s, int nk, float* m, float* l, float* alpha) {
+inline void online_softmax_block(float* s, int nk, const float* block_max, float* m, float* l, float* alpha) {
   constexpr int w = NV * kLanes;
 #if defined(__AVX512F__)
   __m512 mx[NV], m_old[NV], sum[NV];
-  for (int v = 0; v < NV; ++v) mx[v] = m_old[v] = _mm512_loadu_ps(m + v * kLanes);
-  for (int j = 0; j < nk; ++j)
-    for (int v = 0; v < NV; ++v) mx[v] = _mm512_maskz_max_ps(kAll, mx[v], _mm512_loadu_ps(s + std::ptrdiff_t(j) * w + v * kLanes));
+  for (int v = 0; v < NV; ++v) {
+    m_old[v] = _mm512_loadu_ps(m + v * kLanes);
+    mx[v] = _mm512_maskz_max_ps(kAll, m_old[v], _mm512_loadu_ps(block_max + v * kLanes));
+  }
   for (int v = 0; v < NV; ++v) sum[v] = _mm512_setzero_ps();
   for (int j = 0; j < nk; ++j)
     for (int v = 0; v < NV; ++v) {
@@ -72,8 +74,7 @@ inline void online_softmax_block(float* s, int nk, float* m, float* l, float* al
   }
 #else
   for (int q = 0; q < w; ++q) {
-    float mx = m[q];
-    for (int j = 0; j < nk; ++j) mx = std::max(mx, s[std::ptrdiff_t(j) * w + q]);
+    const float mx = std::max(m[q], block_max[q]);
     float sum = 0.0f;
     for (int j = 0; j < nk; ++j) {
       float& v = s[std::ptrdiff_t(j) * w + q];
@@ -87,12 +88,12 @@ inline void online_softmax_block(float* s, int nk, float* m, float* l, float* al
 #endif
 }
 
-inline void online_softmax_block(float* s, int nk, int nv, float* m, float* l, float* alpha) {
+inline void online_softmax_block(float* s, int nk, int nv, const float* block_max, float* m, float* l, float* alpha) {
   switch (nv) {
-    case 1: online_softmax_block<1>(s, nk, m, l, alpha); break;
-    case 2: online_softmax_block<2>(s, nk, m, l, alpha); break;
-    case 3: online_softmax_block<3>(s, nk, m, l, alpha); break;
-    default: online_softmax_block<4>(s, nk, m, l, alpha); break;
+    case 1: online_softmax_block<1>(s, nk, block_max, m, l, alpha); break;
+    case 2: online_softmax_block<2>(s, nk, block_max, m, l, alpha); break;
+    case 3: online_softmax_block<3>(s, nk, block_max, m, l, alpha); break;
+    default: online_softmax_block<4>(s, nk, block_max, m, l, alpha); break;
   }
 }
 
@@ -124,7 +125,7 @@ inline void flash_attention(const float* qkv, float* out, std::int64_t batch, st
     constexpr int wmax = kMaxVecs * kLanes;
     Buffer kp(std::size_t(n * hd)), vp(std::size_t(n * hd));
     Buffer qt(std::size_t(hd * wmax)), ot(std::size_t(hd * wmax)), s(std::size_t(kKeyBlock * wmax));
-    Buffer m(wmax), l(wmax), alpha(wmax);
+    Buffer m(wmax), l(wmax), alpha(wmax), bmax(wmax);
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
       const std::int64_t group = task % groups, bh = task / groups, h = bh % heads, b = bh / heads;
@@ -154,8 +155,9 @@ inline void flash_attention(const float* qkv, float* out, std::int64_t batch, st
 
         for (std::int64_t j0 = 0; j0 < n; j0 += kKeyBlock) {
           const int nk = int(std::min<std::int64_t>(kKeyBlock, n - j0));
-          tile_product<false>(nk, nv, kp.data() + j0 * hd, hd, 1, qt.data(), w, s.data(), w, int(hd));
-          online_softmax_block(s.data(), nk, nv, m.data(), l.data(), alpha.data());
+          std::fill(bmax.begin(), bmax.end(), -1e30f);
+          tile_product<false>(nk, nv, kp.data() + j0 * hd, hd, 1, qt.data(), w, s.data(), w, int(hd), nullptr, bmax.data());
+          online_softmax_block(s.data(), nk, nv, bmax.data(), m.data(), l.data(), alpha.data());
           tile_product<true>(int(hd), nv, vp.data() + j0 * hd, 1, hd, s.data(), w, ot.data(), w, nk, j0 > 0 ? alpha.data() : nullptr);
         }
 

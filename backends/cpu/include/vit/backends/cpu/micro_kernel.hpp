@@ -1,5 +1,6 @@
 // Register-blocked tile products for the fused attention: C[R x 16·NV] (=|+=) A[R x K] · B[K x 16·NV],
-// optionally rescaling the old C by a factor per column first (C = C·diag(col_scale) + A·B).
+// optionally rescaling the old C by a factor per column first (C = C·diag(col_scale) + A·B) and
+// tracking the column max of the new C.
 // A is read by broadcast through two strides (row, k), so the same kernel serves S^T = K·Q^T (A = K
 // rows of the fused qkv tensor) and O^T += V^T·P^T (A = V read column-wise). B and C are dense
 // row-major tiles whose width is a multiple of 16 floats (one AVX-512 vector).
@@ -20,7 +21,7 @@ inline constexpr int kTileRows = 6;  // rows per register block (6 x 4 vectors =
 // One register block: R rows, NV column vectors, K steps.
 template <int R, int NV, bool Accumulate>
 inline void micro_tile(const float* a, std::ptrdiff_t a_row, std::ptrdiff_t a_k, const float* b, std::ptrdiff_t ldb, float* c,
-                       std::ptrdiff_t ldc, int k, const float* col_scale) {
+                       std::ptrdiff_t ldc, int k, const float* col_scale, float* col_max) {
 #if defined(__AVX512F__)
   __m512 acc[R][NV];
   for (int r = 0; r < R; ++r)
@@ -41,6 +42,12 @@ inline void micro_tile(const float* a, std::ptrdiff_t a_row, std::ptrdiff_t a_k,
   }
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NV; ++v) _mm512_storeu_ps(c + r * ldc + v * kLanes, acc[r][v]);
+  if (col_max)
+    for (int v = 0; v < NV; ++v) {
+      __m512 mx = _mm512_loadu_ps(col_max + v * kLanes);
+      for (int r = 0; r < R; ++r) mx = _mm512_maskz_max_ps(0xFFFF, mx, acc[r][v]);  // maskz: see kAll in flash_attention.hpp
+      _mm512_storeu_ps(col_max + v * kLanes, mx);
+    }
 #else
   constexpr int W = NV * kLanes;
   float acc[R][W];
@@ -55,36 +62,42 @@ inline void micro_tile(const float* a, std::ptrdiff_t a_row, std::ptrdiff_t a_k,
   }
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < W; ++j) c[r * ldc + j] = acc[r][j];
+  if (col_max)
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < W; ++j) col_max[j] = acc[r][j] > col_max[j] ? acc[r][j] : col_max[j];
 #endif
 }
 
 template <int R, bool Accumulate>
 inline void micro_tile_nv(int nv, const float* a, std::ptrdiff_t a_row, std::ptrdiff_t a_k, const float* b, std::ptrdiff_t ldb,
-                          float* c, std::ptrdiff_t ldc, int k, const float* col_scale) {
+                          float* c, std::ptrdiff_t ldc, int k, const float* col_scale, float* col_max) {
   switch (nv) {
-    case 1: micro_tile<R, 1, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale); break;
-    case 2: micro_tile<R, 2, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale); break;
-    case 3: micro_tile<R, 3, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale); break;
-    default: micro_tile<R, 4, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale); break;
+    case 1: micro_tile<R, 1, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale, col_max); break;
+    case 2: micro_tile<R, 2, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale, col_max); break;
+    case 3: micro_tile<R, 3, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale, col_max); break;
+    default: micro_tile<R, 4, Accumulate>(a, a_row, a_k, b, ldb, c, ldc, k, col_scale, col_max); break;
   }
 }
 
 // C[rows x 16·nv] (=|+=) A[rows x k] · B[k x 16·nv], A(r, kk) = a[r*a_row + kk*a_k]; nv in [1, 4].
 // With Accumulate and a non-null col_scale [16·nv], the old C is scaled per column before adding.
+// With a non-null col_max [16·nv], col_max = max(col_max, max over rows of the new C) per column
+// (the attention's softmax takes its block max from there instead of re-reading C).
 template <bool Accumulate>
 inline void tile_product(int rows, int nv, const float* a, std::ptrdiff_t a_row, std::ptrdiff_t a_k, const float* b,
-                         std::ptrdiff_t ldb, float* c, std::ptrdiff_t ldc, int k, const float* col_scale = nullptr) {
+                         std::ptrdiff_t ldb, float* c, std::ptrdiff_t ldc, int k, const float* col_scale = nullptr,
+                         float* col_max = nullptr) {
   int r = 0;
   for (; r + kTileRows <= rows; r += kTileRows)
-    micro_tile_nv<kTileRows, Accumulate>(nv, a + r * a_row, a_row, a_k, b, ldb, c + r * ldc, ldc, k, col_scale);
+    micro_tile_nv<kTileRows, Accumulate>(nv, a + r * a_row, a_row, a_k, b, ldb, c + r * ldc, ldc, k, col_scale, col_max);
   const float* ar = a + r * a_row;
   float* cr = c + r * ldc;
   switch (rows - r) {
-    case 1: micro_tile_nv<1, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale); break;
-    case 2: micro_tile_nv<2, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale); break;
-    case 3: micro_tile_nv<3, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale); break;
-    case 4: micro_tile_nv<4, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale); break;
-    case 5: micro_tile_nv<5, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale); break;
+    case 1: micro_tile_nv<1, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale, col_max); break;
+    case 2: micro_tile_nv<2, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale, col_max); break;
+    case 3: micro_tile_nv<3, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale, col_max); break;
+    case 4: micro_tile_nv<4, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale, col_max); break;
+    case 5: micro_tile_nv<5, Accumulate>(nv, ar, a_row, a_k, b, ldb, cr, ldc, k, col_scale, col_max); break;
     default: break;
   }
 }
