@@ -70,7 +70,7 @@ def check_debian_torch():
     blas = blas_library()
     if "/blas/libblas.so" in blas:
         raise RuntimeError("torch-debian: Debian's torch is using the reference netlib BLAS (%s), ~50x slower than "
-                           "OpenBLAS; install libopenblas0-openmp for a fair peer" % blas)
+                           "OpenBLAS; install libopenblas0-openmp (scripts/install-deps.sh --peers) for a fair peer" % blas)
     return blas
 
 
