@@ -76,6 +76,17 @@ TEST_CASE("cpu linear: one prepared layer over many row counts and epilogues") {
         ref.linear(lr, ref.upload(x), yr, act, acc);
         VIT_CHECK_CLOSE(b.download(yb), ref.download(yr), testing::Tolerance{});
       }
+  // Many input sizes: the cache stays bounded (it starts over) and results stay right.
+  for (std::int64_t m = 1; m <= 40; ++m) {
+    INFO("M=" << m);
+    HostTensor x = random_tensor(Shape{m, 96}, seed++);
+    auto yb = b.alloc(Shape{m, 200});
+    auto yr = ref.alloc(Shape{m, 200});
+    b.linear(lb, b.upload(x), yb, Activation::none, false);
+    ref.linear(lr, ref.upload(x), yr, Activation::none, false);
+    VIT_CHECK_CLOSE(b.download(yb), ref.download(yr), testing::Tolerance{});
+    CHECK(lb.matmul->cached_primitives() <= 16);
+  }
 }
 
 TEST_CASE("cpu layer_norm and tokens on wide, parallel shapes") {

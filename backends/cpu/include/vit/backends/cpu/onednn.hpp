@@ -47,7 +47,8 @@ inline std::string version_string() {
 
 // y[M,N] = (accumulate ? y : 0) + act(x[M,K] W^T + b) with W [N,K] reordered once into the layout
 // the matmul primitive prefers (format_tag::any). Bias, GELU(erf) and the residual sum are
-// post-ops of the same primitive. Primitives are cached per (M, gelu, accumulate).
+// post-ops of the same primitive. Primitives are cached per (M, gelu, accumulate), at most
+// kMaxPrimitives per layer (a process that sees many input sizes starts over instead of growing).
 class Matmul {
  public:
   using dt = dnnl::memory::data_type;
@@ -83,6 +84,8 @@ class Matmul {
     stream().wait();
   }
 
+  std::size_t cached_primitives() const { return cache_.size(); }
+
   // The implementation oneDNN picked for M rows (e.g. "brg:avx512_core"); for docs and tests.
   std::string implementation(std::int64_t m, bool gelu, bool accumulate) {
     return make_pd(m, weights_desc_, !bias_.empty(), gelu, accumulate).impl_info_str();
@@ -90,6 +93,7 @@ class Matmul {
 
  private:
   static constexpr std::int64_t kReferenceRows = 1024;
+  static constexpr std::size_t kMaxPrimitives = 16;
 
   dnnl::matmul::primitive_desc make_pd(std::int64_t m, const dnnl::memory::desc& wd, bool bias, bool gelu, bool accumulate) const {
     dnnl::memory::desc src({m, k_}, dt::f32, tag::ab), dst({m, n_}, dt::f32, tag::ab);
@@ -118,7 +122,10 @@ class Matmul {
   const dnnl::matmul& primitive(std::int64_t m, bool gelu, bool accumulate) {
     auto key = std::make_tuple(m, gelu, accumulate);
     auto it = cache_.find(key);
-    if (it == cache_.end()) it = cache_.emplace(key, dnnl::matmul(make_pd(m, weights_desc_, !bias_.empty(), gelu, accumulate))).first;
+    if (it == cache_.end()) {
+      if (cache_.size() >= kMaxPrimitives) cache_.clear();
+      it = cache_.emplace(key, dnnl::matmul(make_pd(m, weights_desc_, !bias_.empty(), gelu, accumulate))).first;
+    }
     return it->second;
   }
 
