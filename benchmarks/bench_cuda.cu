@@ -8,14 +8,10 @@
 #include "bench_cases.hpp"
 #include "registry.hpp"
 
-#if __has_include("vit/backends/cuda.cuh")
 #include "vit/backends/cuda.cuh"
-#define VIT_BENCH_HAVE_CUDA 1
-#endif
 
 namespace vit::bench {
 
-#ifdef VIT_BENCH_HAVE_CUDA
 namespace {
 std::unique_ptr<cuda::Backend> make_cuda(Precision p) {
   cuda::Options o;
@@ -68,10 +64,5 @@ void register_cuda_benchmarks(const Options&) {
   }
   register_backend(spec);
 }
-#else
-void register_cuda_benchmarks(const Options&) {
-  benchmark::AddCustomContext("cuda_backend", "not built (vit/backends/cuda.cuh missing)");
-}
-#endif
 
 }  // namespace vit::bench

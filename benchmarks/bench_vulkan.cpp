@@ -2,19 +2,14 @@
 // Vulkan device the cases are still listed and each reports the backend's error as skipped; on a
 // software device (llvmpipe) only the small cases are registered.
 #include <string>
-#include <type_traits>
 
 #include "bench_cases.hpp"
 #include "registry.hpp"
 
-#if __has_include("vit/backends/vulkan.hpp")
 #include "vit/backends/vulkan.hpp"
-#define VIT_BENCH_HAVE_VULKAN 1
-#endif
 
 namespace vit::bench {
 
-#ifdef VIT_BENCH_HAVE_VULKAN
 namespace {
 std::unique_ptr<vulkan::Backend> make_vulkan(Precision p) {
   vulkan::Options o;
@@ -38,10 +33,5 @@ void register_vulkan_benchmarks(const Options&) {
   }
   register_backend(spec);
 }
-#else
-void register_vulkan_benchmarks(const Options&) {
-  benchmark::AddCustomContext("vulkan_backend", "not built (vit/backends/vulkan.hpp missing)");
-}
-#endif
 
 }  // namespace vit::bench

@@ -38,7 +38,9 @@ int main(int argc, char** argv) {
   for (const auto& [k, v] : threading_env()) benchmark::AddCustomContext(k, v);
 
   register_reference_benchmarks(opt);
+#ifdef VIT_BENCH_CPU
   register_cpu_benchmarks(opt);
+#endif
 #ifdef VIT_BENCH_VULKAN
   register_vulkan_benchmarks(opt);
 #endif

@@ -9,7 +9,9 @@ struct Options {
 };
 
 void register_reference_benchmarks(const Options& opt);
+#ifdef VIT_BENCH_CPU
 void register_cpu_benchmarks(const Options& opt);
+#endif
 #ifdef VIT_BENCH_VULKAN
 void register_vulkan_benchmarks(const Options& opt);
 #endif
