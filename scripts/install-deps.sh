@@ -7,7 +7,7 @@
 # python3-venv (for .venv-bench), Debian's python3-torch (engine torch-debian) and the OpenMP
 # OpenBLAS it should run on (without it Debian's torch falls back to the ~50x slower netlib BLAS).
 set -euo pipefail
-packages=(build-essential cmake ninja-build pkg-config libdnnl-dev catch2 libbenchmark-dev libstb-dev
+packages=(build-essential cmake ninja-build pkg-config libdnnl-dev ocl-icd-opencl-dev catch2 libbenchmark-dev libstb-dev
           libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers vulkan-tools python3)
 case "${1:-}" in
   --peers) packages+=(python3-venv python3-torch libopenblas0-openmp) ;;
