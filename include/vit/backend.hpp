@@ -30,6 +30,7 @@
 //   gather_tokens(h [B,N,D], idx (host span), out [B,len(idx),D])
 //                                     out[b,j] = h[b, idx[j]]
 #pragma once
+#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <span>
@@ -39,7 +40,32 @@
 
 namespace vit {
 
-enum class Activation { none, gelu };
+// Activation applied in a linear layer's epilogue. Every backend computes each exactly as named:
+//   gelu        x/2 (1 + erf(x / sqrt 2))                      (PyTorch nn.GELU())
+//   gelu_tanh   x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  (nn.GELU(approximate='tanh'))
+//   quick_gelu  x sigmoid(1.702 x)                             (OpenAI CLIP's QuickGELU)
+enum class Activation { none, gelu, gelu_tanh, quick_gelu };
+
+inline const char* to_string(Activation a) {
+  switch (a) {
+    case Activation::none: return "none";
+    case Activation::gelu: return "gelu";
+    case Activation::gelu_tanh: return "gelu_tanh";
+    case Activation::quick_gelu: return "quick_gelu";
+  }
+  return "?";
+}
+
+// The activation in double precision on the host (the reference for every backend's kernel).
+inline double activate(Activation a, double x) {
+  switch (a) {
+    case Activation::none: return x;
+    case Activation::gelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case Activation::gelu_tanh: return 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+    case Activation::quick_gelu: return x / (1.0 + std::exp(-1.702 * x));
+  }
+  return x;
+}
 
 // Arithmetic precision a backend is asked to use for matrix products and attention.
 // fp32 is the default and the exact path; the others are opt-in (LayerNorm/softmax statistics

@@ -16,3 +16,13 @@ float gelu_erf(float x) {
   float z = x * 0.70710678118654752;
   return z >= 0.0 ? 0.5 * x * (2.0 - erfc_nonneg(z)) : 0.5 * x * erfc_nonneg(-z);
 }
+
+// tanh(u) = 1 - 2 / (exp(2u) + 1): exact to float rounding and finite for every u (tanh() itself
+// may overflow to NaN for large |u| on some drivers).
+float tanh_safe(float u) { return 1.0 - 2.0 / (exp(2.0 * u) + 1.0); }
+
+// GELU, tanh approximation: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+float gelu_tanh(float x) { return 0.5 * x * (1.0 + tanh_safe(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
+
+// QuickGELU: x sigmoid(1.702 x).
+float quick_gelu(float x) { return x / (1.0 + exp(-1.702 * x)); }

@@ -25,7 +25,7 @@ layout(binding = 4) uniform samplerBuffer x_;  // [M*K] floats, or [M*K/4] vec4 
 layout(binding = 5) uniform samplerBuffer w_;  // [N*K4] vec4
 
 layout(push_constant, std430) uniform Push {
-  uint M, K, N, flags;  // flags: 1 bias, 2 gelu, 4 accumulate
+  uint M, K, N, flags;  // flags: 1 bias, 2 gelu, 4 accumulate, 8 gelu_tanh, 16 quick_gelu
   uint K4;              // packed row length of W in vec4
   uint x_off, y_off;    // first texel of x / first float of y inside their bindings (row chunks)
   uint NC, n0, w_off, b_off;  // columns in this dispatch, the first one, W's first texel, bias' first float
@@ -82,6 +82,8 @@ void main() {
       if (m >= pc.M) continue;
       float v = acc[i][j] + b;
       if ((pc.flags & 2u) != 0u) v = gelu_erf(v);
+      else if ((pc.flags & 8u) != 0u) v = gelu_tanh(v);
+      else if ((pc.flags & 16u) != 0u) v = quick_gelu(v);
       const uint o = pc.y_off + m * N + pc.n0 + n;
       if ((pc.flags & 4u) != 0u) v += y_[o];
       y_[o] = v;

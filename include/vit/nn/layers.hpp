@@ -4,7 +4,9 @@
 #pragma once
 #include <optional>
 
+#include "vit/architecture.hpp"
 #include "vit/backend.hpp"
+#include "vit/nn/optional_ops.hpp"
 
 namespace vit::nn {
 
@@ -40,10 +42,13 @@ struct BlockWorkspace {
   typename B::Tensor attn;    // [B, N, D]
   typename B::Tensor hidden;  // [B, N, H]
   typename B::Tensor hidden_normed;  // [B, N, H], only for MLPs with a LayerNorm
+  typename B::Tensor gate;    // [B, N, 2H], only for SwiGLU MLPs (fc1's output)
 
-  static BlockWorkspace make(B& b, std::int64_t batch, std::int64_t n, std::int64_t d, std::int64_t hidden, bool mlp_norm) {
+  static BlockWorkspace make(B& b, std::int64_t batch, std::int64_t n, std::int64_t d, std::int64_t hidden, bool mlp_norm,
+                             MlpKind kind = MlpKind::plain) {
     BlockWorkspace w{b.alloc(Shape{batch, n, d}), b.alloc(Shape{batch, n, 3 * d}), b.alloc(Shape{batch, n, d}),
-                     b.alloc(Shape{batch, n, hidden}), b.alloc(Shape{mlp_norm ? batch : 0, n, hidden})};
+                     b.alloc(Shape{batch, n, hidden}), b.alloc(Shape{mlp_norm ? batch : 0, n, hidden}),
+                     b.alloc(Shape{kind == MlpKind::swiglu ? batch : 0, n, 2 * hidden})};
     return w;
   }
 };
@@ -62,14 +67,23 @@ struct Attention {
   }
 };
 
-// MLP: h += fc2([LayerNorm](GELU(fc1(x)))). The LayerNorm is C-RADIO v1's `_mlpnorm` variant.
+// MLP: h += fc2([LayerNorm](act(fc1(x)))). The LayerNorm is C-RADIO v1's `_mlpnorm` variant.
+// SwiGLU: h += fc2(silu(a) * g) with [a | g] = fc1(x) (fc1 has 2H outputs).
 template <Backend B>
 struct Mlp {
   Linear<B> fc1, fc2;
   std::optional<LayerNorm<B>> norm;
+  MlpKind kind = MlpKind::plain;
+  Activation act = Activation::gelu;
 
   void add_to(B& b, const typename B::Tensor& x, typename B::Tensor& h, BlockWorkspace<B>& ws) const {
-    fc1(b, x, ws.hidden, Activation::gelu);
+    if (kind == MlpKind::swiglu) {
+      fc1(b, x, ws.gate);
+      nn::swiglu(b, ws.gate, ws.hidden);
+      fc2(b, ws.hidden, h, Activation::none, true);
+      return;
+    }
+    fc1(b, x, ws.hidden, act);
     if (norm) {
       (*norm)(b, ws.hidden, ws.hidden_normed);
       fc2(b, ws.hidden_normed, h, Activation::none, true);

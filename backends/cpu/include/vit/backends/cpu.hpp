@@ -82,7 +82,7 @@ class Backend {
     check(l.matmul != nullptr, ErrorKind::argument, "cpu linear: empty Linear (not made by make_linear)");
     const std::int64_t m = check_linear(name(), x.shape, y.shape, l.matmul->n(), l.matmul->k()).m;
     omp_set_num_threads(threads_);
-    l.matmul->run(x.storage.data(), y.storage.data(), m, act == Activation::gelu, accumulate);
+    l.matmul->run(x.storage.data(), y.storage.data(), m, act, accumulate);
   }
 
   // y [M, D] = LayerNorm(x [M, D]) · g [D] + b [D]

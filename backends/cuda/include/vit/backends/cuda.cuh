@@ -192,11 +192,12 @@ class Backend {
     return l;
   }
 
-  // y[M,N] = (accumulate ? y : 0) + act(x[M,K] W^T + b)
+  // y[M,N] = (accumulate ? y : 0) + act(x[M,K] W^T + b). The activation runs in an epilogue kernel
+  // of its own, except gelu_tanh into a 16-bit output, which is cuBLASLt's own GELU epilogue.
   void linear(const Linear& l, const Tensor& x, Tensor& y, Activation act, bool accumulate) {
     const std::int64_t m = check_linear(name(), x.shape, y.shape, l.n, l.k).m;
     check(m <= INT32_MAX && l.n <= INT32_MAX && l.k <= INT32_MAX, ErrorKind::shape, "cuda linear: sizes beyond 2^31 are not supported");
-    const bool gelu = act == Activation::gelu;
+    const bool plain = act == Activation::none;
     const bool has_bias = l.bias_f32 != nullptr;
     const int mi = int(m), ni = int(l.n), ki = int(l.k);
     const auto* bias32 = static_cast<const float*>(l.bias_f32.get());
@@ -207,18 +208,18 @@ class Backend {
       float* yp = write_f32(y);
       const auto* w = static_cast<const float*>(l.weight.get());
       if (m == 0 || l.n == 0) return;
-      if (!gelu && l.k > 0) {
+      if (plain && l.k > 0) {
         const detail::GemmKey key{m, l.n, l.k, CUDA_R_32F, CUDA_R_32F, compute, has_bias ? detail::Epilogue::bias : detail::Epilogue::none};
         if (gemm_->run(key, w, xp, yp, bias32, accumulate ? 1.0f : 0.0f, stream_)) return;
-      } else if (gelu && l.k > 0) {
+      } else if (l.k > 0) {
         float* t = accumulate ? scratch() : yp;
         const detail::GemmKey key{m, l.n, l.k, CUDA_R_32F, CUDA_R_32F, compute, detail::Epilogue::none};
         if (gemm_->run(key, w, xp, t, nullptr, 0.0f, stream_)) {
-          detail::gelu_epilogue(t, bias32, yp, m, l.n, accumulate, stream_);
+          detail::activation_epilogue(t, bias32, yp, m, l.n, act, accumulate, stream_);
           return;
         }
       }
-      detail::gemm_fallback(w, xp, yp, bias32, mi, ni, ki, gelu, accumulate, stream_);
+      detail::gemm_fallback(w, xp, yp, bias32, mi, ni, ki, act, accumulate, stream_);
       return;
     }
     with_half([&](auto tag) {
@@ -227,31 +228,36 @@ class Backend {
       const auto* xp = static_cast<const H*>(read_half(x));
       const auto* w = static_cast<const H*>(l.weight.get());
       if (!accumulate) {
-        // 16-bit output into the mirror, bias (+ cuBLASLt's GELU) fused.
+        // 16-bit output into the mirror, bias fused (and gelu_tanh, cuBLASLt's GELU); any other
+        // activation in place afterwards.
         H* yp = static_cast<H*>(write_half(y));
         if (m == 0 || l.n == 0) return;
         const auto* biash = static_cast<const H*>(l.bias_half.get());
-        const detail::Epilogue epi = gelu ? (has_bias ? detail::Epilogue::gelu_bias : detail::Epilogue::gelu)
-                                          : (has_bias ? detail::Epilogue::bias : detail::Epilogue::none);
-        if (l.k > 0 && gemm_->run(detail::GemmKey{m, l.n, l.k, ht, ht, CUBLAS_COMPUTE_32F, epi}, w, xp, yp, biash, 0.0f, stream_)) return;
-        detail::gemm_fallback(w, xp, yp, biash, mi, ni, ki, gelu, false, stream_);
+        const bool fused = act == Activation::gelu_tanh;
+        const detail::Epilogue epi = fused ? (has_bias ? detail::Epilogue::gelu_tanh_bias : detail::Epilogue::gelu_tanh)
+                                           : (has_bias ? detail::Epilogue::bias : detail::Epilogue::none);
+        if (l.k > 0 && gemm_->run(detail::GemmKey{m, l.n, l.k, ht, ht, CUBLAS_COMPUTE_32F, epi}, w, xp, yp, biash, 0.0f, stream_)) {
+          if (!fused && !plain) detail::activation_epilogue(yp, static_cast<const H*>(nullptr), yp, m, l.n, act, false, stream_);
+          return;
+        }
+        detail::gemm_fallback(w, xp, yp, biash, mi, ni, ki, act, false, stream_);
         return;
       }
       // Residual accumulation into the fp32 copy of y.
       read_f32(y);
       float* yp = write_f32(y);
       if (m == 0 || l.n == 0) return;
-      if (l.k > 0 && !gelu) {
+      if (l.k > 0 && plain) {
         const detail::GemmKey key{m, l.n, l.k, ht, CUDA_R_32F, CUBLAS_COMPUTE_32F, has_bias ? detail::Epilogue::bias : detail::Epilogue::none};
         if (gemm_->run(key, w, xp, yp, bias32, 1.0f, stream_)) return;
       } else if (l.k > 0) {
         float* t = scratch();
         if (gemm_->run(detail::GemmKey{m, l.n, l.k, ht, CUDA_R_32F, CUBLAS_COMPUTE_32F, detail::Epilogue::none}, w, xp, t, nullptr, 0.0f, stream_)) {
-          detail::gelu_epilogue(t, bias32, yp, m, l.n, true, stream_);
+          detail::activation_epilogue(t, bias32, yp, m, l.n, act, true, stream_);
           return;
         }
       }
-      detail::gemm_fallback(w, xp, yp, bias32, mi, ni, ki, gelu, true, stream_);
+      detail::gemm_fallback(w, xp, yp, bias32, mi, ni, ki, act, true, stream_);
     });
   }
 

@@ -49,7 +49,7 @@ class Backend {
         double acc = l.bias.empty() ? 0.0 : l.bias[std::size_t(o)];
         for (std::int64_t k = 0; k < k_in; ++k) acc += double(x.storage[std::size_t(i * k_in + k)]) * l.weight.data[std::size_t(o * k_in + k)];
         float v = float(acc);
-        if (act == Activation::gelu) v = gelu(v);
+        if (act != Activation::none) v = float(activate(act, double(v)));
         float& dst = y.storage[std::size_t(i * n_out + o)];
         dst = accumulate ? dst + v : v;
       }
@@ -145,9 +145,6 @@ class Backend {
         for (std::int64_t k = 0; k < d; ++k)
           out.storage[std::size_t((b * len + j) * d + k)] = h.storage[std::size_t((b * n + idx[std::size_t(j)]) * d + k)];
   }
-
-  // Exact GELU: x/2 * (1 + erf(x / sqrt 2)).
-  static float gelu(float x) { return float(0.5 * x * (1.0 + std::erf(double(x) / std::sqrt(2.0)))); }
 
   // PyTorch's bilinear source index for output `o` of a resize from `in` to `out` samples,
   // align_corners=False (float arithmetic, as torch computes it): {i0, i1, w0, w1}.

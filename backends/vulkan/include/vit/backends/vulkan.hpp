@@ -129,7 +129,8 @@ class Backend {
     const std::int64_t nchunk = chunk_rows(l.n, std::min(bind_.texel_budget(wf) / (std::uint64_t(std::max<std::int64_t>(w_words, 1)) * 4),
                                                          bind_.storage_budget() / 4),
                                            std::int64_t(cols), "linear", "a row of the weight " + l.w.shape.str());
-    const std::uint32_t flags = (l.bias.storage ? 1u : 0u) | (act == Activation::gelu ? 2u : 0u) | (accumulate ? 4u : 0u);
+    const std::uint32_t act_bits = act == Activation::gelu ? 2u : act == Activation::gelu_tanh ? 8u : act == Activation::quick_gelu ? 16u : 0u;
+    const std::uint32_t flags = (l.bias.storage ? 1u : 0u) | act_bits | (accumulate ? 4u : 0u);
     for (std::int64_t n0 = 0; n0 < l.n; n0 += nchunk) {
       const std::int64_t nc = std::min(nchunk, l.n - n0);
       const detail::TexelSlot w = texel(l.w, wf, n0 * w_words, nc * w_words, "linear", "weight");

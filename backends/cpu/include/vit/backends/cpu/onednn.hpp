@@ -11,6 +11,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "vit/backend.hpp"
 #include "vit/error.hpp"
 
 namespace vit::cpu::onednn {
@@ -46,8 +47,8 @@ inline std::string version_string() {
 }
 
 // y[M,N] = (accumulate ? y : 0) + act(x[M,K] W^T + b) with W [N,K] reordered once into the layout
-// the matmul primitive prefers (format_tag::any). Bias, GELU(erf) and the residual sum are
-// post-ops of the same primitive. Primitives are cached per (M, gelu, accumulate), at most
+// the matmul primitive prefers (format_tag::any). Bias, the activation and the residual sum are
+// post-ops of the same primitive. Primitives are cached per (M, activation, accumulate), at most
 // kMaxPrimitives per layer (a process that sees many input sizes starts over instead of growing).
 class Matmul {
  public:
@@ -58,7 +59,7 @@ class Matmul {
   Matmul(const float* w, const float* bias, std::int64_t n, std::int64_t k) : n_(n), k_(k) {
     // W [N,K] row-major is the matmul's weights [K,N] with strides {1, K}: tag ba.
     dnnl::memory::desc user({k, n}, dt::f32, tag::ba);
-    auto pd = make_pd(kReferenceRows, dnnl::memory::desc({k, n}, dt::f32, tag::any), bias != nullptr, false, false);
+    auto pd = make_pd(kReferenceRows, dnnl::memory::desc({k, n}, dt::f32, tag::any), bias != nullptr, Activation::none, false);
     weights_desc_ = pd.weights_desc();
     weights_ = dnnl::memory(weights_desc_, engine());
     dnnl::memory src(user, engine(), const_cast<float*>(w));
@@ -73,9 +74,9 @@ class Matmul {
   std::int64_t n() const { return n_; }
   std::int64_t k() const { return k_; }
 
-  void run(const float* x, float* y, std::int64_t m, bool gelu, bool accumulate) {
+  void run(const float* x, float* y, std::int64_t m, Activation act, bool accumulate) {
     if (m == 0) return;
-    const dnnl::matmul& prim = primitive(m, gelu, accumulate);
+    const dnnl::matmul& prim = primitive(m, act, accumulate);
     dnnl::memory src({{m, k_}, dt::f32, tag::ab}, engine(), const_cast<float*>(x));
     dnnl::memory dst({{m, n_}, dt::f32, tag::ab}, engine(), y);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
@@ -87,23 +88,37 @@ class Matmul {
   std::size_t cached_primitives() const { return cache_.size(); }
 
   // The implementation oneDNN picked for M rows (e.g. "brg:avx512_core"); for docs and tests.
-  std::string implementation(std::int64_t m, bool gelu, bool accumulate) {
-    return make_pd(m, weights_desc_, !bias_.empty(), gelu, accumulate).impl_info_str();
+  std::string implementation(std::int64_t m, Activation act, bool accumulate) {
+    return make_pd(m, weights_desc_, !bias_.empty(), act, accumulate).impl_info_str();
   }
 
  private:
   static constexpr std::int64_t kReferenceRows = 1024;
   static constexpr std::size_t kMaxPrimitives = 16;
 
-  dnnl::matmul::primitive_desc make_pd(std::int64_t m, const dnnl::memory::desc& wd, bool bias, bool gelu, bool accumulate) const {
+  // The oneDNN eltwise post-op of an activation: {algorithm, alpha} (quick_gelu is swish(1.702)).
+  static std::pair<dnnl::algorithm, float> eltwise(Activation act) {
+    switch (act) {
+      case Activation::gelu: return {dnnl::algorithm::eltwise_gelu_erf, 0.0f};
+      case Activation::gelu_tanh: return {dnnl::algorithm::eltwise_gelu_tanh, 0.0f};
+      case Activation::quick_gelu: return {dnnl::algorithm::eltwise_swish, 1.702f};
+      case Activation::none: break;
+    }
+    return {dnnl::algorithm::undef, 0.0f};
+  }
+
+  dnnl::matmul::primitive_desc make_pd(std::int64_t m, const dnnl::memory::desc& wd, bool bias, Activation act, bool accumulate) const {
     dnnl::memory::desc src({m, k_}, dt::f32, tag::ab), dst({m, n_}, dt::f32, tag::ab);
     dnnl::memory::desc bd = bias ? dnnl::memory::desc({1, n_}, dt::f32, tag::ab) : dnnl::memory::desc();
     dnnl::post_ops ops;
+    if (act != Activation::none) {
+      const auto [alg, alpha] = eltwise(act);
 #if DNNL_VERSION_MAJOR >= 3
-    if (gelu) ops.append_eltwise(dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+      ops.append_eltwise(alg, alpha, 0.0f);
 #else
-    if (gelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+      ops.append_eltwise(1.0f, alg, alpha, 0.0f);
 #endif
+    }
     if (accumulate) ops.append_sum(1.0f);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
@@ -119,12 +134,12 @@ class Matmul {
     }
   }
 
-  const dnnl::matmul& primitive(std::int64_t m, bool gelu, bool accumulate) {
-    auto key = std::make_tuple(m, gelu, accumulate);
+  const dnnl::matmul& primitive(std::int64_t m, Activation act, bool accumulate) {
+    auto key = std::make_tuple(m, act, accumulate);
     auto it = cache_.find(key);
     if (it == cache_.end()) {
       if (cache_.size() >= kMaxPrimitives) cache_.clear();
-      it = cache_.emplace(key, dnnl::matmul(make_pd(m, weights_desc_, !bias_.empty(), gelu, accumulate))).first;
+      it = cache_.emplace(key, dnnl::matmul(make_pd(m, weights_desc_, !bias_.empty(), act, accumulate))).first;
     }
     return it->second;
   }
@@ -134,7 +149,7 @@ class Matmul {
   dnnl::memory weights_;
   std::vector<float> bias_;
   dnnl::memory bias_mem_;
-  std::map<std::tuple<std::int64_t, bool, bool>, dnnl::matmul> cache_;
+  std::map<std::tuple<std::int64_t, Activation, bool>, dnnl::matmul> cache_;
 };
 
 }  // namespace vit::cpu::onednn

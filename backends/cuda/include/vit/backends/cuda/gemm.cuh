@@ -20,13 +20,14 @@
 
 namespace vit::cuda::detail {
 
-enum class Epilogue { none, bias, gelu_bias, gelu };
+// cuBLASLt epilogues. Its GELU is the tanh approximation: used only for Activation::gelu_tanh.
+enum class Epilogue { none, bias, gelu_tanh_bias, gelu_tanh };
 
 // ---- fallback kernel -------------------------------------------------------------------------
 // y[M,N] = (beta ? y : 0) + act(x[M,K] W[N,K]^T + bias[N]); 16x16 output tile per block.
 template <class TIn, class TOut, class TBias>
 __global__ void gemm_fallback_kernel(const TIn* __restrict__ w, const TIn* __restrict__ x, TOut* y, const TBias* __restrict__ bias,
-                                     int m, int n, int k, bool gelu, bool accumulate) {
+                                     int m, int n, int k, Activation act, bool accumulate) {
   __shared__ float xs[16][17], ws[16][17];
   const int row = blockIdx.y * 16 + threadIdx.y, col = blockIdx.x * 16 + threadIdx.x;
   float acc = 0;
@@ -41,16 +42,16 @@ __global__ void gemm_fallback_kernel(const TIn* __restrict__ w, const TIn* __res
   }
   if (row >= m || col >= n) return;
   float v = acc + (bias ? to_float(bias[col]) : 0.0f);
-  if (gelu) v = gelu_erf(v);
+  v = activate(act, v);
   TOut* dst = y + std::int64_t(row) * n + col;
   *dst = from_float<TOut>(accumulate ? to_float(*dst) + v : v);
 }
 
 template <class TIn, class TOut, class TBias>
-void gemm_fallback(const TIn* w, const TIn* x, TOut* y, const TBias* bias, int m, int n, int k, bool gelu, bool accumulate,
+void gemm_fallback(const TIn* w, const TIn* x, TOut* y, const TBias* bias, int m, int n, int k, Activation act, bool accumulate,
                    cudaStream_t s) {
   const dim3 grid(unsigned((n + 15) / 16), unsigned((m + 15) / 16)), block(16, 16);
-  gemm_fallback_kernel<<<grid, block, 0, s>>>(w, x, y, bias, m, n, k, gelu, accumulate);
+  gemm_fallback_kernel<<<grid, block, 0, s>>>(w, x, y, bias, m, n, k, act, accumulate);
   check_launch("gemm fallback kernel");
 }
 
@@ -84,7 +85,7 @@ class Gemm {
   bool run(const GemmKey& key, const void* w, const void* x, void* y, const void* bias, float beta, cudaStream_t s) {
     Plan& p = plan(key);
     if (!p.ok) return false;
-    if (key.epi == Epilogue::bias || key.epi == Epilogue::gelu_bias)
+    if (key.epi == Epilogue::bias || key.epi == Epilogue::gelu_tanh_bias)
       check_cublas(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)),
                    "cublasLtMatmulDescSetAttribute(bias)");
     const float alpha = 1.0f;
@@ -119,8 +120,8 @@ class Gemm {
       check_cublas(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), "cublasLtMatmulDescSetAttribute(transb)");
       cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
       if (key.epi == Epilogue::bias) epi = CUBLASLT_EPILOGUE_BIAS;
-      if (key.epi == Epilogue::gelu_bias) epi = CUBLASLT_EPILOGUE_GELU_BIAS;
-      if (key.epi == Epilogue::gelu) epi = CUBLASLT_EPILOGUE_GELU;
+      if (key.epi == Epilogue::gelu_tanh_bias) epi = CUBLASLT_EPILOGUE_GELU_BIAS;
+      if (key.epi == Epilogue::gelu_tanh) epi = CUBLASLT_EPILOGUE_GELU;
       check_cublas(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), "cublasLtMatmulDescSetAttribute(epilogue)");
       check_cublas(cublasLtMatrixLayoutCreate(&p.a, key.in, std::uint64_t(key.k), std::uint64_t(key.n), key.k), "cublasLtMatrixLayoutCreate(A)");
       check_cublas(cublasLtMatrixLayoutCreate(&p.b, key.in, std::uint64_t(key.k), std::uint64_t(key.m), key.k), "cublasLtMatrixLayoutCreate(B)");

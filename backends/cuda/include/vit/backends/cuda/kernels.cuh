@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "vit/backend.hpp"
 #include "vit/backends/cuda/check.cuh"
 
 namespace vit::cuda::detail {
@@ -24,6 +25,17 @@ template <> __device__ __forceinline__ __half from_float<__half>(float f) { retu
 
 // Exact GELU, x/2 (1 + erf(x/√2)), as the reference and PyTorch's nn.GELU() compute it.
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+// vit::Activation on the device, computed as named (see vit/backend.hpp).
+__device__ __forceinline__ float activate(Activation act, float x) {
+  switch (act) {
+    case Activation::gelu: return gelu_erf(x);
+    case Activation::gelu_tanh: return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    case Activation::quick_gelu: return x / (1.0f + expf(-1.702f * x));
+    case Activation::none: break;
+  }
+  return x;
+}
 
 constexpr int kThreads = 256;
 
@@ -47,20 +59,21 @@ void convert(const From* src, To* dst, std::int64_t n, cudaStream_t s) {
   check_launch("convert kernel");
 }
 
-// y[M,N] = (accumulate ? y : 0) + gelu(t[M,N] + bias[N]); t may alias y when !accumulate.
-template <class T>
-__global__ void gelu_epilogue_kernel(const T* t, const T* __restrict__ bias, T* y, std::int64_t m, std::int64_t n, bool accumulate) {
+// y[M,N] = (accumulate ? y : 0) + act(t[M,N] + bias[N]); t may alias y when !accumulate; bias may be null.
+template <class T, class TBias>
+__global__ void activation_epilogue_kernel(const T* t, const TBias* __restrict__ bias, T* y, std::int64_t m, std::int64_t n,
+                                           Activation act, bool accumulate) {
   VIT_CUDA_GRID_STRIDE(i, m * n) {
-    float v = t[i] + (bias ? bias[i % n] : 0.0f);
-    v = gelu_erf(v);
-    y[i] = accumulate ? y[i] + v : v;
+    const float v = activate(act, to_float(t[i]) + (bias ? to_float(bias[i % n]) : 0.0f));
+    y[i] = from_float<T>(accumulate ? to_float(y[i]) + v : v);
   }
 }
 
-inline void gelu_epilogue(const float* t, const float* bias, float* y, std::int64_t m, std::int64_t n, bool accumulate, cudaStream_t s) {
+template <class T, class TBias>
+void activation_epilogue(const T* t, const TBias* bias, T* y, std::int64_t m, std::int64_t n, Activation act, bool accumulate, cudaStream_t s) {
   if (m * n == 0) return;
-  gelu_epilogue_kernel<float><<<grid_for(m * n), kThreads, 0, s>>>(t, bias, y, m, n, accumulate);
-  check_launch("gelu epilogue kernel");
+  activation_epilogue_kernel<<<grid_for(m * n), kThreads, 0, s>>>(t, bias, y, m, n, act, accumulate);
+  check_launch("activation epilogue kernel");
 }
 
 // y[M,D] = (x - mean) / sqrt(var + eps) * g + b per row, fp32 statistics (two passes over the row).

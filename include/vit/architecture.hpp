@@ -1,0 +1,116 @@
+// vit::Architecture — one ViT's shape and rules in plain values: what a family's importer derives
+// from its config and checkpoint, and all that the generic vit::Model<B> needs to build itself.
+//
+// Token layout entering block 0 (S = prefix tokens, T = gh·gw patch tokens, row-major grid):
+//   h[b] = [ cls tokens | registers | patch tokens ]          [B, S + T, D]
+//   prefix rows  = the stored cls/register tokens, plus the table's first `pos_prefix_rows`
+//                  position rows when the family gives prefix tokens a position (timm's default)
+//   patch tokens = patch embedding + the position table resampled to the grid by `position`
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vit/backend.hpp"
+
+namespace vit {
+
+// How the stored position table becomes positions for a gh×gw grid of patches.
+enum class PositionRule {
+  none,         // no absolute position embedding
+  fixed,        // the table is used as stored: the grid must equal the table's grid
+  bicubic,      // timm: bicubic resize with antialias (align_corners=False) to gh×gw
+  square_crop,  // C-RADIO CPE: bilinear resize to m×m, m = max(gh, gw), top-left gh×gw crop
+};
+
+// The MLP of a block.
+enum class MlpKind {
+  plain,   // fc1 [H, D] -> activation -> [LayerNorm] -> fc2 [D, H]
+  swiglu,  // fc1 [2H, D] -> silu(first H) * (last H) -> fc2 [D, H]   (timm's SwiGLUPacked)
+};
+
+// How the summary vector [B, C] is made from the final tokens.
+enum class Pooling {
+  tokens,     // the tokens at `summary_tokens`, concatenated: C = n·D (cls pooling, C-RADIO)
+  attention,  // multi-head attention pooling with one learned query, then an MLP (SigLIP's MAP)
+};
+
+// Checkpoint key names, relative to the weight source. Block i's tensors are under
+// blocks + i + ".norm1", ".attn.qkv", ".attn.proj", ".norm2", ".mlp.fc1", ".mlp.fc2",
+// ".mlp.norm", ".ls1." + layer_scale, ".ls2." + layer_scale (timm's names).
+struct WeightKeys {
+  std::string patch_embed;   // <key>.weight [D, 3, p, p] or [D, 3p²]; <key>.bias [D]
+  std::string pos_embed;     // [1, pos_prefix_rows + H0·W0, D]
+  std::string cls_token;     // [1, n, D] or [n, D]: n cls tokens (or cls + registers when `registers_in_cls`)
+  std::string reg_token;     // [1, R, D]; unused when registers_in_cls
+  std::string blocks;        // e.g. "blocks." -> "blocks.0.norm1.weight"
+  std::string layer_scale;   // "gamma" (timm) or "grandma" (C-RADIO)
+  std::string final_norm;    // "norm"
+  std::string attn_pool;     // "attn_pool" (latent, q, kv, proj, norm, mlp.fc1, mlp.fc2)
+  std::string input_mean, input_std;  // [3, 1, 1] input conditioner tensors; empty: Architecture::mean/std
+  std::string feature_proj_tx, feature_proj_mean;  // PHI-S: features = (x - mean) @ tx^T
+  bool registers_in_cls = false;  // C-RADIO stores cls tokens and registers in one tensor
+};
+
+struct Architecture {
+  std::string family;          // "radio", "timm", ... (for messages)
+  int patch_size = 16;         // p
+  int embed_dim = 768;         // D
+  int depth = 12;              // L
+  int num_heads = 12;
+  int mlp_hidden = 3072;       // H
+  MlpKind mlp = MlpKind::plain;
+  Activation mlp_act = Activation::gelu;
+  bool mlp_norm = false;       // LayerNorm between activation and fc2 (C-RADIO v1)
+  float norm_eps = 1e-6f;
+  float mlp_norm_eps = 1e-5f;
+  bool patch_bias = true;
+  bool qkv_bias = true;
+  bool layer_scale = false;    // folded into proj and fc2 at load
+  bool final_norm = true;
+
+  int num_cls_tokens = 1;
+  int num_registers = 0;
+  PositionRule position = PositionRule::bicubic;
+  int pos_grid_h = 14, pos_grid_w = 14;  // the stored table's grid
+  int pos_prefix_rows = 1;     // rows in front of the grid, added to the first prefix tokens
+
+  std::array<float, 3> mean{0.5f, 0.5f, 0.5f}, std{0.5f, 0.5f, 0.5f};  // when not in the weights
+
+  Pooling pooling = Pooling::tokens;
+  std::vector<std::int64_t> summary_tokens{0};
+  int pool_mlp_hidden = 0;     // attention pooling's MLP width
+  bool feature_projection = false;  // PHI-S linear map on the features
+
+  WeightKeys keys;
+
+  int num_prefix_tokens() const { return num_cls_tokens + num_registers; }
+  int summary_dim() const { return pooling == Pooling::tokens ? int(summary_tokens.size()) * embed_dim : embed_dim; }
+  int summary_count() const { return pooling == Pooling::tokens ? int(summary_tokens.size()) : 1; }
+
+  // Throws a config error naming `where` if the numbers cannot describe a working model.
+  void validate(const std::string& where) const {
+    auto need = [&](bool ok, const std::string& what) { check(ok, ErrorKind::config, where + ": " + what); };
+    need(patch_size > 0 && patch_size <= 64, "patch_size must be in [1, 64], got " + std::to_string(patch_size));
+    need(embed_dim > 0 && num_heads > 0 && embed_dim % num_heads == 0,
+         "embed_dim " + std::to_string(embed_dim) + " must be a positive multiple of num_heads " + std::to_string(num_heads));
+    need(depth >= 0 && mlp_hidden > 0, "depth must be >= 0 and mlp_hidden > 0");
+    need(num_cls_tokens >= 0 && num_registers >= 0, "negative token count");
+    need(position == PositionRule::none || (pos_grid_h > 0 && pos_grid_w > 0 && pos_prefix_rows >= 0 &&
+                                            pos_prefix_rows <= num_prefix_tokens()),
+         "position table grid " + std::to_string(pos_grid_h) + "x" + std::to_string(pos_grid_w) + " with " +
+             std::to_string(pos_prefix_rows) + " prefix rows does not fit " + std::to_string(num_prefix_tokens()) + " prefix tokens");
+    if (pooling == Pooling::tokens) {
+      need(!summary_tokens.empty(), "no summary tokens");
+      for (auto i : summary_tokens)
+        need(i >= 0 && i < num_prefix_tokens(), "summary token " + std::to_string(i) + " is outside the " +
+                                                    std::to_string(num_prefix_tokens()) + " prefix tokens");
+    } else {
+      need(pool_mlp_hidden > 0, "attention pooling needs pool_mlp_hidden > 0");
+    }
+    need(!(mlp == MlpKind::swiglu && mlp_norm), "a SwiGLU MLP has no MLP LayerNorm");
+  }
+};
+
+}  // namespace vit

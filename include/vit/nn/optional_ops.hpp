@@ -1,0 +1,98 @@
+// Ops a backend may lack. Each is found at compile time with a `requires` expression; a backend
+// without it runs the op on the host through the reference math below (download, compute,
+// upload), so a family that needs a new op works on every backend from its first day, and a
+// backend adds the fast kernel when it matters.
+//
+//   swiglu(x [M, 2H], y [M, H])          y = silu(x[:, :H]) * x[:, H:]   (timm's SwiGLUPacked)
+//   cross_attention(q [L, D], kv [B, N, 2D], heads, out [B, L, D])
+//       out[b, i] = softmax(q_i k_b^T / sqrt(D/heads)) v_b per head; the L queries are shared by
+//       the batch; kv rows hold k | v, each head-major (attention pooling with learned queries)
+//
+// uses_host_fallback<B>(...) tells the model whether an op it needs would take the host path, so
+// that it does not capture such an op into a device graph.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "vit/backend.hpp"
+
+namespace vit::nn {
+
+namespace host {
+
+inline void swiglu(const HostTensor& x, HostTensor& y) {
+  const std::int64_t h2 = x.shape[x.shape.rank() - 1], h = h2 / 2, m = h2 ? x.shape.numel() / h2 : 0;
+  check(h2 % 2 == 0 && y.shape.numel() == m * h, ErrorKind::shape, "swiglu: expected x [M, 2H] and y [M, H], got " + x.shape.str() + " and " + y.shape.str());
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < h; ++j) {
+      const double a = x.data[std::size_t(i * h2 + j)], g = x.data[std::size_t(i * h2 + h + j)];
+      y.data[std::size_t(i * h + j)] = float(a / (1.0 + std::exp(-a)) * g);
+    }
+}
+
+inline void cross_attention(const HostTensor& q, const HostTensor& kv, int heads, HostTensor& out) {
+  check(q.shape.rank() == 2 && kv.shape.rank() == 3 && kv.shape[2] == 2 * q.shape[1] && heads > 0 && q.shape[1] % heads == 0,
+        ErrorKind::shape, "cross_attention: expected q [L, D], kv [B, N, 2D] and D divisible by " + std::to_string(heads) + " heads, got " +
+                              q.shape.str() + " and " + kv.shape.str());
+  const std::int64_t l = q.shape[0], d = q.shape[1], batch = kv.shape[0], n = kv.shape[1], hd = d / heads;
+  expect_shape(out, Shape{batch, l, d}, "cross_attention output");
+  const double scale = 1.0 / std::sqrt(double(hd));
+  std::vector<double> p(static_cast<std::size_t>(n));
+  for (std::int64_t b = 0; b < batch; ++b)
+    for (std::int64_t hh = 0; hh < heads; ++hh)
+      for (std::int64_t i = 0; i < l; ++i) {
+        double mx = -INFINITY;
+        for (std::int64_t j = 0; j < n; ++j) {
+          double s = 0;
+          for (std::int64_t k = 0; k < hd; ++k)
+            s += double(q.data[std::size_t(i * d + hh * hd + k)]) * kv.data[std::size_t((b * n + j) * 2 * d + hh * hd + k)];
+          p[std::size_t(j)] = s * scale;
+          mx = std::max(mx, p[std::size_t(j)]);
+        }
+        double sum = 0;
+        for (auto& v : p) sum += (v = std::exp(v - mx));
+        for (std::int64_t k = 0; k < hd; ++k) {
+          double acc = 0;
+          for (std::int64_t j = 0; j < n; ++j) acc += p[std::size_t(j)] * kv.data[std::size_t((b * n + j) * 2 * d + d + hh * hd + k)];
+          out.data[std::size_t((b * l + i) * d + hh * hd + k)] = float(acc / sum);
+        }
+      }
+}
+
+}  // namespace host
+
+template <class B>
+concept HasSwiglu = requires(B& b, const typename B::Tensor& x, typename B::Tensor& y) { b.swiglu(x, y); };
+template <class B>
+concept HasCrossAttention = requires(B& b, const typename B::Tensor& x, typename B::Tensor& y) { b.cross_attention(x, x, 1, y); };
+
+template <Backend B>
+void swiglu(B& b, const typename B::Tensor& x, typename B::Tensor& y) {
+  if constexpr (HasSwiglu<B>) {
+    b.swiglu(x, y);
+  } else {
+    HostTensor hy(y.shape);
+    host::swiglu(b.download(x), hy);
+    b.upload(hy, y);
+  }
+}
+
+template <Backend B>
+void cross_attention(B& b, const typename B::Tensor& q, const typename B::Tensor& kv, int heads, typename B::Tensor& out) {
+  if constexpr (HasCrossAttention<B>) {
+    b.cross_attention(q, kv, heads, out);
+  } else {
+    HostTensor ho(out.shape);
+    host::cross_attention(b.download(q), b.download(kv), heads, ho);
+    b.upload(ho, out);
+  }
+}
+
+// True if any of the named needs would run on the host on backend B.
+template <Backend B>
+constexpr bool uses_host_fallback(bool needs_swiglu, bool needs_cross_attention) {
+  return (needs_swiglu && !HasSwiglu<B>) || (needs_cross_attention && !HasCrossAttention<B>);
+}
+
+}  // namespace vit::nn
