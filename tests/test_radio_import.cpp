@@ -11,6 +11,7 @@
 
 using namespace vit;
 using namespace vit::models::radio;
+namespace radio = vit::models::radio;
 namespace fs = std::filesystem;
 
 namespace {
@@ -53,7 +54,7 @@ void expect_error(const std::function<void()>& f, ErrorKind kind, const std::str
 HostOutput run_reference(const std::string& model_path, const HostTensor& input, Layout layout = Layout::nlc, OpenOptions opt = {}) {
   reference::Backend b;
   Snapshot snap = open_snapshot(model_path, opt);
-  Model<reference::Backend> model(b, snap.config, *snap.weights);
+  radio::Model<reference::Backend> model(b, snap.config, *snap.weights);
   return model.forward(input, layout);
 }
 
@@ -136,7 +137,7 @@ TEST_CASE("a RADIO tower under another key prefix loads; unused tensors are repo
 
   Snapshot snap = open_snapshot(dir.string(), opt);
   reference::Backend b;
-  Model<reference::Backend> model(b, snap.config, *snap.weights);
+  radio::Model<reference::Backend> model(b, snap.config, *snap.weights);
   auto unused = dynamic_cast<SafeTensorsWeights&>(*snap.weights).unused();
   CHECK(std::find(unused.begin(), unused.end(), "vision_model.radio_model.model.patch_generator.video_embedder.weight") != unused.end());
   // Without the prefix the checkpoint is not a RADIO model.
@@ -167,8 +168,8 @@ TEST_CASE("random weights: deterministic per seed, any input size, smaller and l
   Config c = open_snapshot(fixture("A")).config;
   c.depth = 1;
   reference::Backend b;
-  RandomWeights w1(7), w2(7), w3(8);
-  Model<reference::Backend> m1(b, c, w1), m2(b, c, w2), m3(b, c, w3);
+  radio::RandomWeights w1(7), w2(7), w3(8);
+  radio::Model<reference::Backend> m1(b, c, w1), m2(b, c, w2), m3(b, c, w3);
   for (auto [h, w] : {std::pair{16, 16}, std::pair{32, 176}, std::pair{192, 160}}) {
     HostTensor input = testing::random_tensor(Shape{2, 3, h, w}, 5, 0.5f, 0.2f);
     HostOutput o1 = m1.forward(input), o2 = m2.forward(input), o3 = m3.forward(input);
@@ -213,7 +214,7 @@ TEST_CASE("bad models and inputs give clear errors") {
   {
     Snapshot snap = open_snapshot(broken.string());
     reference::Backend b;
-    expect_error([&] { Model<reference::Backend>(b, snap.config, *snap.weights); }, ErrorKind::format, "blocks.1.mlp.fc2.bias' is missing");
+    expect_error([&] { radio::Model<reference::Backend>(b, snap.config, *snap.weights); }, ErrorKind::format, "blocks.1.mlp.fc2.bias' is missing");
   }
   copy_checkpoint(fixture("A") + "/model.safetensors", (broken / "model.safetensors").string(), [](const std::string& k) { return k; },
                   {});
@@ -236,13 +237,13 @@ TEST_CASE("bad models and inputs give clear errors") {
     io::write_safetensors((other / "model.safetensors").string(), out);
     Snapshot snap = open_snapshot(other.string());
     reference::Backend b;
-    expect_error([&] { Model<reference::Backend>(b, snap.config, *snap.weights); }, ErrorKind::shape, "expected shape [64, 64], got [64, 32]");
+    expect_error([&] { radio::Model<reference::Backend>(b, snap.config, *snap.weights); }, ErrorKind::shape, "expected shape [64, 64], got [64, 32]");
   }
 
   // Inputs.
   Snapshot snap = open_snapshot(fixture("A"));
   reference::Backend b;
-  Model<reference::Backend> model(b, snap.config, *snap.weights);
+  radio::Model<reference::Backend> model(b, snap.config, *snap.weights);
   expect_error([&] { model.forward(HostTensor(Shape{1, 3, 40, 32})); }, ErrorKind::shape, "multiples of the patch size 16");
   expect_error([&] { model.forward(HostTensor(Shape{1, 4, 32, 32})); }, ErrorKind::shape, "expected [B, 3, H, W]");
   expect_error([&] { model.forward(HostTensor(Shape{3, 32, 32})); }, ErrorKind::shape, "expected [B, 3, H, W]");
