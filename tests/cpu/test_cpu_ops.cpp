@@ -2,6 +2,9 @@
 // thread counts, plus shapes that cross the CPU kernels' own tile boundaries, and bad shapes.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <string>
+
 #include "op_check.hpp"
 #include "vit/backends/cpu.hpp"
 
@@ -51,8 +54,53 @@ TEST_CASE("cpu attention across its tile boundaries") {
     auto orf = ref.alloc(Shape{c.batch, c.n, d});
     b.attention(b.upload(qkv), c.heads, ob);
     ref.attention(ref.upload(qkv), c.heads, orf);
-    VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), testing::Tolerance{});
+    const HostTensor want = ref.download(orf);
+    VIT_CHECK_CLOSE(b.download(ob), want, testing::Tolerance{});
+    // Both builds of the kernel, whichever the dispatcher picks on this machine.
+    HostTensor portable(want.shape);
+    cpu::kernel::portable::flash_attention(qkv.data.data(), portable.data.data(), c.batch, c.n, d, c.heads, threads);
+    VIT_CHECK_CLOSE(portable, want, testing::Tolerance{});
+#if VIT_CPU_HAVE_AVX512_BUILD
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl")) {
+      HostTensor wide(want.shape);
+      cpu::kernel::avx512::flash_attention(qkv.data.data(), wide.data.data(), c.batch, c.n, d, c.heads, threads);
+      VIT_CHECK_CLOSE(wide, want, testing::Tolerance{});
+    } else {
+      WARN("this CPU has no AVX-512: only the portable attention build was run");
+    }
+#endif
   }
+}
+
+TEST_CASE("cpu attention kernels are chosen at run time") {
+  // The project builds with -march=native; a host app without it gets the same choice at run time.
+  const std::string chosen = cpu::kernel::attention_kernels();
+  const char* forced = std::getenv("VIT_CPU_KERNELS");
+  if (forced && std::string(forced) == "portable") CHECK(chosen == "portable");
+  else CHECK(chosen == (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? "avx512" : "portable"));
+  CHECK(cpu::Backend(cpu::Options{1}).description().find("attention " + chosen) != std::string::npos);
+}
+
+TEST_CASE("cpu linear: every activation matches the reference") {
+  reference::Backend ref;
+  cpu::Backend b(cpu::Options{2});
+  const HostTensor w = random_tensor(Shape{37, 29}, 7, 0.0f, 0.5f), bias = random_tensor(Shape{37}, 8), x = random_tensor(Shape{11, 29}, 9, 0.0f, 2.0f);
+  for (Activation act : {Activation::none, Activation::gelu, Activation::gelu_tanh, Activation::quick_gelu}) {
+    INFO("activation " << to_string(act));
+    auto yb = b.alloc(Shape{11, 37});
+    auto yr = ref.alloc(Shape{11, 37});
+    b.linear(b.make_linear(w, &bias), b.upload(x), yb, act, false);
+    ref.linear(ref.make_linear(w, &bias), ref.upload(x), yr, act, false);
+    VIT_CHECK_CLOSE(b.download(yb), ref.download(yr), testing::Tolerance{});
+  }
+  // The activations differ from each other by more than the tolerance on these inputs.
+  auto y1 = ref.alloc(Shape{11, 37}), y2 = ref.alloc(Shape{11, 37});
+  ref.linear(ref.make_linear(w, &bias), ref.upload(x), y1, Activation::gelu, false);
+  ref.linear(ref.make_linear(w, &bias), ref.upload(x), y2, Activation::gelu_tanh, false);
+  double worst = 0;
+  for (std::size_t i = 0; i < y1.storage.size(); ++i) worst = std::max(worst, double(std::abs(y1.storage[i] - y2.storage[i])));
+  CHECK(worst > 1e-4);
 }
 
 TEST_CASE("cpu linear: one prepared layer over many row counts and epilogues") {

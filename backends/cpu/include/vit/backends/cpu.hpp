@@ -47,11 +47,7 @@ class Backend {
   int threads() const { return threads_; }
   // e.g. "cpu: 2 threads, oneDNN 2.6.3 (avx512_core_amx), attention avx512"
   std::string description() const {
-#if defined(__AVX512F__)
-    const char* attention = "avx512";
-#else
-    const char* attention = "portable";
-#endif
+    const char* attention = kernel::attention_kernels();
     return "cpu: " + std::to_string(threads_) + (threads_ == 1 ? " thread" : " threads") + ", oneDNN " + onednn::version_string() +
            ", attention " + attention;
   }

@@ -4,15 +4,9 @@
 // A is read by broadcast through two strides (row, k), so the same kernel serves S^T = K·Q^T (A = K
 // rows of the fused qkv tensor) and O^T += V^T·P^T (A = V read column-wise). B and C are dense
 // row-major tiles whose width is a multiple of 16 floats (one AVX-512 vector).
-// AVX-512 intrinsics when the compiler targets it; a plain loop nest (auto-vectorised) otherwise.
-#pragma once
-#include <cstddef>
-
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
-namespace vit::cpu::kernel {
+// AVX-512 intrinsics in the avx512 build of this file; a plain loop nest (auto-vectorised) in the
+// portable one. A fragment: flash_attention.hpp includes it once per instruction set, inside that
+// set's namespace (VIT_CPU_AVX512 says which).
 
 inline constexpr int kLanes = 16;    // floats per column group of a tile
 inline constexpr int kMaxVecs = 4;   // widest tile: 64 columns
@@ -22,7 +16,7 @@ inline constexpr int kTileRows = 6;  // rows per register block (6 x 4 vectors =
 template <int R, int NV, bool Accumulate>
 inline void micro_tile(const float* a, std::ptrdiff_t a_row, std::ptrdiff_t a_k, const float* b, std::ptrdiff_t ldb, float* c,
                        std::ptrdiff_t ldc, int k, const float* col_scale, float* col_max) {
-#if defined(__AVX512F__)
+#if VIT_CPU_AVX512
   __m512 acc[R][NV];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = Accumulate ? _mm512_loadu_ps(c + r * ldc + v * kLanes) : _mm512_setzero_ps();
@@ -102,4 +96,3 @@ inline void tile_product(int rows, int nv, const float* a, std::ptrdiff_t a_row,
   }
 }
 
-}  // namespace vit::cpu::kernel
