@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
     return dispatch(opt);
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "radio-embed: error: %s\n", radio_embed::describe(std::current_exception()).c_str());
+    const std::string message = radio_embed::escape_field(radio_embed::describe(std::current_exception()), false);
+    std::fprintf(stderr, "radio-embed: error: %s\n", message.c_str());
     return 1;
   }
 }

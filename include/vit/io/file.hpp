@@ -38,11 +38,12 @@ inline const char* file_kind(mode_t mode) {
 }
 
 // Fails with "<path>: is not a regular file (a FIFO)" unless `path` (links followed) is a regular
-// file. With `may_be_missing`, a path that does not exist passes (an output still to be created).
+// file. With `may_be_missing` (an output still to be created), a path that cannot be looked up
+// passes: creating it reports why.
 inline void require_regular_file(const std::string& path, bool may_be_missing = false) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    if (may_be_missing && errno == ENOENT) return;
+    if (may_be_missing) return;
     fail(ErrorKind::io, path + ": cannot open: " + errno_text());
   }
   if (!S_ISREG(st.st_mode)) fail(ErrorKind::io, path + ": is not a regular file (" + file_kind(st.st_mode) + ")");
@@ -53,7 +54,7 @@ inline void require_regular_file(const std::string& path, bool may_be_missing = 
 // A path that does not fit (too long, table full) is simply not listed.
 class TemporaryRegistry {
  public:
-  static constexpr int kSlots = 64;
+  static constexpr int kSlots = 16;  // radio-embed has at most a few writes in flight
   static constexpr std::size_t kPathMax = 4096;
 
   // Lists `path`; returns its slot for remove(), or -1 when it was not listed.
@@ -91,16 +92,17 @@ class TemporaryRegistry {
   enum : int { kFree, kFilling, kLive, kUnlinked };
   struct Slot {
     std::atomic<int> state{kFree};
-    char path[kPathMax];
+    char path[kPathMax]{};
   };
   Slot slots_[kSlots];
 };
 
+namespace detail {
+constinit inline TemporaryRegistry live_temporaries{};  // no lazy init: a signal handler may come first
+}  // namespace detail
+
 // The process's registry of AtomicFile temporaries.
-inline TemporaryRegistry& live_temporaries() {
-  static TemporaryRegistry registry;
-  return registry;
-}
+inline TemporaryRegistry& live_temporaries() { return detail::live_temporaries; }
 
 // A whole file mapped read-only into memory; the mapping lives as long as the object.
 class MappedFile {
