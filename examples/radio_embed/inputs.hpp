@@ -125,6 +125,16 @@ inline InputSet collect_inputs(const Options& opt) {
       set.failures.push_back({it.path, it.path + ": the name '" + it.stem + "' is not valid UTF-8, which the --out file's tensor names must be (rename the file)"});
       return;
     }
+    // Its per-input outputs must not name a FIFO or device: refused now rather than after the forward.
+    for (const auto& [dir, suffix] : {std::pair{opt.out_dir, ".summary.npy"}, {opt.out_dir, ".features.npy"}, {opt.pca_dir, ".pca.png"}, {opt.dump_input, ".input.npy"}}) {
+      if (dir.empty()) continue;
+      try {
+        vit::io::require_regular_file((fs::path(dir) / (it.stem + suffix)).string(), /*may_be_missing=*/true);
+      } catch (const vit::Error& e) {
+        set.failures.push_back({it.path, it.path + ": output " + e.what()});
+        return;
+      }
+    }
     auto [pos, fresh] = stems.emplace(it.stem, it.path);
     if (!fresh) {
       set.failures.push_back({it.path, it.path + ": output name '" + it.stem + "' is already used by " + pos->second + " (rename one of them)"});
