@@ -1,7 +1,10 @@
 // Turns the command line's inputs (files, folders, --input-list) into a flat list of work items,
-// each with a unique output stem. Problems (a missing path, an empty folder, a clashing stem) are
-// returned as failures so that the run can go on with the other inputs.
+// each with a unique output stem. Problems (a missing path, an empty folder, a clashing stem, a
+// FIFO or device, a name that is not UTF-8 with --out) are returned as failures so that the run
+// can go on with the other inputs. Also: escaping names for the tab-separated stdout lines.
 #pragma once
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +13,7 @@
 #include <vector>
 
 #include "options.hpp"
+#include "vit/io/file.hpp"
 #include "vit/io/image.hpp"
 
 namespace radio_embed {
@@ -36,24 +40,101 @@ inline bool has_npy_extension(const std::filesystem::path& p) {
   return e == ".npy";
 }
 
+// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF),
+// as safetensors' JSON header (tensor names, metadata) requires.
+inline bool is_valid_utf8(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = 0;
+    std::uint32_t cp = 0, min = 0;
+    if (c < 0x80) len = 1, cp = c;
+    else if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07, min = 0x10000;
+    else return false;  // a continuation byte or 0xF8..0xFF where a character starts
+    if (i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
+// `s` for one field of a tab-separated stdout line: backslash, TAB, newline and carriage return
+// as C escapes (\\ \t \n \r), other control bytes as \xNN; everything else as it is. With
+// `backslash` false, a backslash stays as it is (stderr messages: one line, meant for people).
+inline std::string escape_field(const std::string& s, bool backslash = true) {
+  std::string r;
+  r.reserve(s.size());
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (ch == '\\') r += backslash ? "\\\\" : "\\";
+    else if (ch == '\t') r += "\\t";
+    else if (ch == '\n') r += "\\n";
+    else if (ch == '\r') r += "\\r";
+    else if (c < 0x20 || c == 0x7F) {
+      const char hex[] = "0123456789abcdef";
+      r += "\\x";
+      r += hex[c >> 4];
+      r += hex[c & 15];
+    } else r += ch;
+  }
+  return r;
+}
+
+// Reads the --input-list file: one path per line; blank lines, '#' comments and trailing blanks
+// dropped. A regular file or a pipe (e.g. bash's <(...)); a list that names no input is an error.
+inline std::vector<std::string> read_input_list(const std::string& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) vit::fail(vit::ErrorKind::io, file + ": cannot open the --input-list file: " + vit::io::errno_text());
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+    vit::fail(vit::ErrorKind::io, file + ": --input-list expects a text file, got " + vit::io::file_kind(st.st_mode));
+  std::ifstream list(file);
+  if (!list) vit::fail(vit::ErrorKind::io, file + ": cannot open the --input-list file");
+  std::vector<std::string> paths;
+  for (std::string line; std::getline(list, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    if (!line.empty() && line[0] != '#') paths.push_back(line);
+  }
+  if (list.bad()) vit::fail(vit::ErrorKind::io, file + ": cannot read the --input-list file");
+  if (paths.empty()) vit::fail(vit::ErrorKind::io, file + ": the --input-list file names no input (only blank lines and # comments)");
+  return paths;
+}
+
 inline InputSet collect_inputs(const Options& opt) {
   namespace fs = std::filesystem;
   InputSet set;
   std::vector<std::string> paths = opt.inputs;
   if (!opt.input_list.empty()) {
-    std::ifstream list(opt.input_list);
-    if (!list) {
-      set.failures.push_back({opt.input_list, opt.input_list + ": cannot open the --input-list file"});
-    } else {
-      for (std::string line; std::getline(list, line);) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-        if (!line.empty() && line[0] != '#') paths.push_back(line);
-      }
+    try {
+      std::vector<std::string> listed = read_input_list(opt.input_list);
+      paths.insert(paths.end(), listed.begin(), listed.end());
+    } catch (const vit::Error& e) {
+      set.failures.push_back({opt.input_list, e.what()});
     }
   }
   std::map<std::string, std::string> stems;  // stem -> first input that took it
   auto add = [&](const fs::path& p) {
     InputItem it{p.string(), p.stem().string(), has_npy_extension(p)};
+    if (!opt.out.empty() && !is_valid_utf8(it.stem)) {
+      set.failures.push_back({it.path, it.path + ": the name '" + it.stem + "' is not valid UTF-8, which the --out file's tensor names must be (rename the file)"});
+      return;
+    }
+    // Its per-input outputs must not name a FIFO or device: refused now rather than after the forward.
+    for (const auto& [dir, suffix] : {std::pair{opt.out_dir, ".summary.npy"}, {opt.out_dir, ".features.npy"}, {opt.pca_dir, ".pca.png"}, {opt.dump_input, ".input.npy"}}) {
+      if (dir.empty()) continue;
+      try {
+        vit::io::require_regular_file((fs::path(dir) / (it.stem + suffix)).string(), /*may_be_missing=*/true);
+      } catch (const vit::Error& e) {
+        set.failures.push_back({it.path, it.path + ": output " + e.what()});
+        return;
+      }
+    }
     auto [pos, fresh] = stems.emplace(it.stem, it.path);
     if (!fresh) {
       set.failures.push_back({it.path, it.path + ": output name '" + it.stem + "' is already used by " + pos->second + " (rename one of them)"});
@@ -78,8 +159,10 @@ inline InputSet collect_inputs(const Options& opt) {
       }
       std::sort(found.begin(), found.end());
       for (const auto& f : found) add(f);
-    } else if (!fs::exists(p, ec)) {
-      set.failures.push_back({s, s + ": no such file or folder"});
+    } else if (struct stat st {}; ::stat(s.c_str(), &st) != 0) {
+      set.failures.push_back({s, s + (errno == ENOENT ? std::string(": no such file or folder") : ": cannot open: " + vit::io::errno_text())});
+    } else if (!S_ISREG(st.st_mode)) {  // a FIFO would block the reader forever
+      set.failures.push_back({s, s + ": is not a regular file (" + vit::io::file_kind(st.st_mode) + ")"});
     } else {
       add(p);
     }

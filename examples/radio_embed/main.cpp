@@ -6,6 +6,7 @@
 #include "backends.hpp"
 #include "options.hpp"
 #include "run.hpp"
+#include "signals.hpp"
 #include "vit/backends/cpu.hpp"
 #include "vit/backends/reference.hpp"
 #include "vit/version.hpp"
@@ -43,6 +44,7 @@ int dispatch(const radio_embed::Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  radio_embed::remove_temporaries_on_signals();  // before any thread or file exists
   try {
     const radio_embed::Options opt = radio_embed::parse_options(argc, argv);
     if (opt.help) {
@@ -61,7 +63,8 @@ int main(int argc, char** argv) {
     return dispatch(opt);
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "radio-embed: error: %s\n", radio_embed::describe(std::current_exception()).c_str());
+    const std::string message = radio_embed::escape_field(radio_embed::describe(std::current_exception()), false);
+    std::fprintf(stderr, "radio-embed: error: %s\n", message.c_str());
     return 1;
   }
 }

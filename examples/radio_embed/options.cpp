@@ -1,9 +1,12 @@
 #include "options.hpp"
 
 #include <charconv>
+#include <filesystem>
 #include <string_view>
+#include <vector>
 
 #include "vit/error.hpp"
+#include "vit/io/file.hpp"
 
 namespace radio_embed {
 
@@ -23,6 +26,30 @@ std::pair<int, int> parse_hxw(const std::string& s) {
   auto x = s.find_first_of("xX");
   if (x == std::string::npos) bad("--resolution: expected HxW (e.g. 512x512) or 'preferred', got '" + s + "'");
   return {parse_int("--resolution height", s.substr(0, x), 1, 1 << 16), parse_int("--resolution width", s.substr(x + 1), 1, 1 << 16)};
+}
+
+// The single-file outputs must be distinct (compared as weakly canonical paths: "d/../x.npy" is
+// "x.npy") and must not name an existing FIFO, device node, socket or directory: they are
+// written to a temporary file renamed over the path, which would replace such a node.
+void check_output_files(const Options& o) {
+  namespace fs = std::filesystem;
+  const std::vector<std::pair<const char*, const std::string*>> outputs = {
+      {"--summary", &o.summary}, {"--features", &o.features}, {"--out", &o.out}, {"--pca", &o.pca}, {"--pca-basis-save", &o.pca_basis_save}};
+  std::vector<std::pair<const char*, fs::path>> seen;
+  for (const auto& [flag, path] : outputs) {
+    if (path->empty()) continue;
+    try {
+      vit::io::require_regular_file(*path, /*may_be_missing=*/true);
+    } catch (const vit::Error& e) {
+      bad(std::string(flag) + " " + e.what() + "; outputs never replace anything but regular files");
+    }
+    std::error_code ec;
+    fs::path canon = fs::weakly_canonical(*path, ec);
+    if (ec) canon = fs::absolute(*path).lexically_normal();
+    for (const auto& [other, p] : seen)
+      if (p == canon) bad(std::string(other) + " and " + flag + " name the same file '" + *path + "' (each output needs its own path)");
+    seen.emplace_back(flag, canon);
+  }
 }
 
 }  // namespace
@@ -54,6 +81,8 @@ preprocessing (images):
   --preprocess torch|hf  torch (default): /255, bilinear align_corners=False to the nearest
                          multiple of the patch; hf: follow the model's preprocessor_config.json
   --allow-large          allow sizes beyond the model's max_resolution
+  --allow-nonfinite      run inputs holding NaN/Inf values and write outputs that are not finite
+                         (otherwise both are per-input errors)
   --batch N              run up to N images of the same resized shape in one forward
 backend:
   --backend reference|cpu|cuda|vulkan   (default reference)
@@ -91,6 +120,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--quiet" || a == "-q") o.quiet = true;
     else if (a == "--verbose" || a == "-v") o.verbose = true;
     else if (a == "--allow-large") o.allow_large = true;
+    else if (a == "--allow-nonfinite") o.allow_nonfinite = true;
     else if (a == "--model") o.model = next();
     else if (a == "--input") o.inputs.push_back(next());
     else if (a == "--input-list") o.input_list = next();
@@ -144,6 +174,7 @@ Options parse_options(int argc, char** argv) {
   if (!single && o.out_dir.empty() && o.out.empty() && o.pca.empty() && o.pca_dir.empty() && o.dump_input.empty() && o.bench == 0)
     bad("no output: give --summary/--features, --out-dir, --out, --pca, --pca-dir or --bench N");
   if (o.resolution && o.preferred_resolution) bad("--resolution given twice");
+  check_output_files(o);
   return o;
 }
 

@@ -26,6 +26,7 @@ struct Options {
   bool preferred_resolution = false;              // --resolution preferred
   Preprocess preprocess = Preprocess::torch;
   bool allow_large = false;
+  bool allow_nonfinite = false;      // --allow-nonfinite: run NaN/Inf inputs, write NaN/Inf outputs
   std::string pca, pca_dir, pca_basis_save, pca_basis_load;
   std::string write_config;
   std::string dump_input;            // --dump-input DIR: <stem>.input.npy, the model's input tensor

@@ -8,6 +8,7 @@
 #pragma once
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <map>
@@ -42,13 +43,34 @@ inline std::string describe(std::exception_ptr e) {
   }
 }
 
-// Failures collected from every stage, printed as they happen.
+// How many of `v` are NaN or +-Inf.
+inline std::size_t count_nonfinite(const std::vector<float>& v) {
+  return std::size_t(std::count_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); }));
+}
+
+// "K of N <what> values" for the non-finite values of `v`, or "" when all are finite.
+inline std::string nonfinite_count(const std::vector<float>& v, const char* what) {
+  const std::size_t k = count_nonfinite(v);
+  return k ? std::to_string(k) + " of " + std::to_string(v.size()) + " " + what + " values" : std::string();
+}
+
+// Failures collected from every stage, printed as they happen (one line each: control characters
+// in names are escaped).
 class FailureLog {
  public:
   void add(const std::string& input, const std::string& message) {
+    print(message);
+    record(input);
+  }
+  // An error line that is no input's own (e.g. the --out file failed).
+  void print(const std::string& message) {
     std::lock_guard lock(m_);
-    std::fprintf(stderr, "radio-embed: error: %s\n", message.c_str());
-    list_.push_back({input, message});
+    std::fprintf(stderr, "radio-embed: error: %s\n", escape_field(message, false).c_str());
+  }
+  // Counts `input` as failed, its reason printed already.
+  void record(const std::string& input) {
+    std::lock_guard lock(m_);
+    list_.push_back({input, {}});
   }
   std::vector<Failure> list() const {
     std::lock_guard lock(m_);
@@ -90,6 +112,9 @@ inline Batch make_batch(std::vector<Prepared> items) {
 struct StageTimes {
   double decode = 0, resize = 0, forward = 0, write = 0;
 };
+
+// A "radio-embed: note: ..." line on stderr.
+inline void note(const std::string& text) { std::fprintf(stderr, "radio-embed: note: %s\n", escape_field(text, false).c_str()); }
 
 template <class B>
 int run(B& backend, const Options& opt, const std::string& precision) {
@@ -133,6 +158,11 @@ int run(B& backend, const Options& opt, const std::string& precision) {
     for (const auto& item : inputs.items) {
       try {
         Prepared p = prep.prepare(item);
+        if (std::string bad = nonfinite_count(p.pixels.data, "input"); !bad.empty()) {
+          if (!opt.allow_nonfinite)
+            vit::fail(vit::ErrorKind::argument, item.path + ": " + bad + " are not finite (NaN/Inf) (pass --allow-nonfinite to run it anyway)");
+          if (!opt.quiet) note(item.path + ": " + bad + " are not finite (NaN/Inf); run anyway (--allow-nonfinite)");
+        }
         {
           std::lock_guard lock(times_mutex);
           times.decode += p.decode_s;
@@ -161,17 +191,38 @@ int run(B& backend, const Options& opt, const std::string& precision) {
     ready.close();
   });
 
+  // With --out, an input is done only once the bundle is written: its stdout line waits till then.
+  struct Pending {
+    std::string input, line;
+    std::vector<std::string> files;  // its other outputs (PCA pictures), removed if the bundle fails
+  };
+  std::vector<Pending> pending;
   std::size_t finished = inputs.failures.size();
   std::thread consumer([&] {
     while (auto results = done.pop()) {
       for (auto& r : *results) {
         const auto t0 = clock::now();
         try {
+          std::string bad = nonfinite_count(r.summary.data, "summary");
+          if (std::string f = nonfinite_count(r.features.data, "feature"); !f.empty()) bad += (bad.empty() ? "" : " and ") + f;
+          if (!bad.empty()) {
+            if (!opt.allow_nonfinite)
+              vit::fail(vit::ErrorKind::backend, r.item.path + ": the outputs are not finite: " + bad +
+                                                     " are NaN/Inf (nothing written; --allow-nonfinite writes them anyway)");
+            if (!opt.quiet) note(r.item.path + ": the outputs are not finite: " + bad + " are NaN/Inf; written anyway (--allow-nonfinite)");
+          }
           std::vector<std::string> paths = writer.write(r);
-          std::lock_guard lock(stdout_mutex);
-          std::string line = r.item.path + "\t" + std::to_string(r.height) + "x" + std::to_string(r.width);
-          for (const auto& p : paths) line += "\t" + p;
-          std::printf("%s\n", line.c_str());
+          std::string line = escape_field(r.item.path) + "\t" + std::to_string(r.height) + "x" + std::to_string(r.width);
+          for (const auto& p : paths) {
+            line += '\t';
+            line += escape_field(p);
+          }
+          if (!opt.out.empty()) {
+            pending.push_back({r.item.path, std::move(line), std::move(paths)});
+          } else {
+            std::lock_guard lock(stdout_mutex);
+            std::printf("%s\n", line.c_str());
+          }
         } catch (...) {
           failures.add(r.item.path, describe(std::current_exception()));
         }
@@ -218,9 +269,16 @@ int run(B& backend, const Options& opt, const std::string& precision) {
   progress.clear();
 
   try {
-    if (std::string bundle = writer.finish(); !bundle.empty()) std::printf("%s\n", bundle.c_str());
-  } catch (...) {
-    failures.add(opt.out, describe(std::current_exception()));
+    if (std::string bundle = writer.finish(); !bundle.empty()) {
+      for (const auto& p : pending) std::printf("%s\n", p.line.c_str());
+      std::printf("%s\n", escape_field(bundle).c_str());
+    }
+  } catch (...) {  // none of the inputs meant for the bundle is saved: remove their other outputs
+    failures.print(describe(std::current_exception()) + " (" + std::to_string(pending.size()) + " inputs meant for it are not saved)");
+    for (const auto& p : pending) {
+      for (const auto& f : p.files) std::remove(f.c_str());
+      failures.record(p.input);
+    }
   }
   std::fflush(stdout);
 
@@ -236,7 +294,7 @@ int run(B& backend, const Options& opt, const std::string& precision) {
   const auto failed = failures.list();
   if (!failed.empty() && total > 1) {
     std::string names;
-    for (const auto& f : failed) names += (names.empty() ? "" : ", ") + f.input;
+    for (const auto& f : failed) names += (names.empty() ? "" : ", ") + escape_field(f.input, false);
     std::fprintf(stderr, "radio-embed: error: %zu of %zu inputs failed: %s\n", failed.size(), total, names.c_str());
   }
   if (opt.bench > 0) {
