@@ -143,6 +143,8 @@ inline Architecture architecture_from_hub(const json::Value& cfg, const SafeTens
   if (!cfg.is_object()) bad("expected a JSON object");
   const detail::Fields top{cfg, where, ""};
   const auto name = top.string("architecture");
+  if (!name && (cfg.find("args") || cfg.find("format_version")))
+    bad("this is a C-RADIO model config, not a timm one (open it with vit::models::open_model or radio::open_snapshot)");
   if (!name) bad("missing 'architecture' (not a timm hub config.json?)");
   auto it = architectures().find(*name);
   if (it == architectures().end()) {

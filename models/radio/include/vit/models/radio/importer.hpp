@@ -51,6 +51,8 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
                              std::vector<std::string>* notes = nullptr) {
   auto bad = [&](const std::string& what) { fail(ErrorKind::config, where + ": " + what); };
   const json::Value* args = hf.find("args");
+  if (!args && hf.find("architecture"))
+    bad("this is a timm model config, not a C-RADIO one (open it with vit::models::open_model or timm::open_snapshot)");
   if (!args || !args->is_object()) bad("missing object 'args' (not a C-RADIO config.json?)");
   const json::Value* model = args->find("model");
   if (!model || !model->is_string()) bad("missing string 'args.model'");
