@@ -227,3 +227,14 @@ TEST_CASE("a top-down BMP (negative height) loads, rows in order") {
   CHECK(a.rgb == std::vector<std::uint16_t>{255, 0, 0, 0, 255, 0, 0, 0, 255, 30, 20, 10, 60, 50, 40, 90, 80, 70});
   CHECK(a.rgb == b.rgb);
 }
+
+TEST_CASE("files without the pixel data their header declares are refused, not decoded as zeros") {
+  // stb 2.27 reads zeros past the end of a BMP and accepts a JPEG without a scan: a 54-byte BMP
+  // or a 41-byte JPEG would decode as 8000 x 6000 pixels.
+  expect_refused(write_file("vit-no-rows.bmp", bmp(8000, 6000)), "truncated BMP: header says 144000054 bytes, file has 54");
+  expect_refused(write_file("vit-short-rows.bmp", bmp(3, 2, std::vector<unsigned char>(12, 0))), "truncated BMP: header says 78 bytes, file has 66");
+  expect_refused(write_file("vit-no-scan.jpg", jpeg_header(8000, 6000)), "corrupt JPEG: no image data (no SOS segment)");
+  std::vector<unsigned char> short_header = bmp(3, 2);
+  short_header.resize(40);
+  expect_refused(write_file("vit-short-header.bmp", short_header), "truncated BMP: header says 54 bytes, file has 40");
+}

@@ -127,7 +127,7 @@ inline Image load_image(const std::string& path, ImageLimits limits = {}) {
   auto bytes = f.bytes();
   const ImageHeader header = detail::file_header(path, bytes);
   detail::check_image_size(header, limits, path);
-  detail::check_tga_length(bytes, header, path);
+  detail::check_image_data(bytes, header, path);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = int(bytes.size());
   int w = 0, h = 0, comp = 0;

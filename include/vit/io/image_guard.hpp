@@ -8,8 +8,8 @@
 //   - a JPEG DHT segment whose 16 code counts sum to more than 256 (stb writes past its Huffman
 //     tables; fixed upstream in stb_image 2.28),
 //   - a zero-length PNG IDAT chunk (stb calls memcpy with a null pointer),
-//   - an uncompressed TGA shorter than its header says (stb would accept it and read zeros;
-//     check_tga_length(), run after the size check).
+//   - an uncompressed TGA or BMP shorter than its header says, a JPEG without a scan (stb would
+//     accept them and decode zeros; check_image_data(), run after the size check).
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -123,8 +123,8 @@ ImageHeader bmp_header(const std::uint8_t* p, std::size_t n, Bad bad) {
 
 // The image's format from its first bytes (TGA, which has no magic, only with a .tga name and a
 // plausible header) and its size from its header; throws a format error for anything else, for
-// a truncated or malformed header, or for the known-bad inputs above (but a truncated TGA: see
-// check_tga_length).
+// a truncated or malformed header, or for the known-bad inputs above (but missing pixel data:
+// see check_image_data).
 inline ImageHeader check_image_bytes(std::span<const std::byte> bytes, bool tga_name, const std::string& path) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
   const std::size_t n = bytes.size();
@@ -148,15 +148,33 @@ inline ImageHeader check_image_bytes(std::span<const std::byte> bytes, bool tga_
   return {};  // not reached
 }
 
-// Throws if an uncompressed TGA is shorter than its header says (run after the size check: the
-// header's size can be huge).
-inline void check_tga_length(std::span<const std::byte> bytes, const ImageHeader& header, const std::string& path) {
+// Throws if the file cannot hold the pixel data its header declares, where stb would not notice
+// and decode zeros instead (run after the size check, so the work stays bounded by the limits):
+// an uncompressed TGA or BMP shorter than its rows, a JPEG without a scan (SOS segment).
+inline void check_image_data(std::span<const std::byte> bytes, const ImageHeader& header, const std::string& path) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
   const std::size_t n = bytes.size();
-  if (header.format != ImageFormat::tga || p[2] > 3) return;  // RLE: the pixel data has no known size
-  const std::uint64_t cmap = p[1] ? le16(p + 5) * ((p[7] + 7u) / 8u) : 0;
-  const std::uint64_t need = 18 + p[0] + cmap + std::uint64_t(header.width * header.height) * ((p[16] + 7u) / 8u);
-  if (need > n) fail(ErrorKind::format, path + ": truncated TGA: header says " + std::to_string(need) + " bytes, file has " + std::to_string(n));
+  auto truncated = [&](const char* format, std::uint64_t need) {
+    if (need > n) fail(ErrorKind::format, path + ": truncated " + format + ": header says " + std::to_string(need) + " bytes, file has " + std::to_string(n));
+  };
+  const auto pixels = std::uint64_t(header.width) * std::uint64_t(header.height);
+  if (header.format == ImageFormat::tga && p[2] <= 3) {  // uncompressed (RLE data has no known size)
+    const std::uint64_t cmap = p[1] ? le16(p + 5) * ((p[7] + 7u) / 8u) : 0;
+    truncated("TGA", 18 + p[0] + cmap + pixels * ((p[16] + 7u) / 8u));
+  }
+  if (header.format == ImageFormat::bmp) {
+    const std::uint32_t info = le32(p + 14);  // 12, 40, 56, 108 or 124 bytes (bmp_header)
+    truncated("BMP", 14 + info);
+    const std::uint64_t bpp = info == 12 ? le16(p + 24) : le16(p + 28);
+    const std::uint32_t compression = info == 12 ? 0 : le32(p + 30);
+    const std::uint64_t row = (std::uint64_t(header.width) * bpp + 31) / 32 * 4;  // rows are padded to 4 bytes
+    if (compression != 1 && compression != 2) truncated("BMP", 14 + info + row * std::uint64_t(header.height));  // RLE: stb refuses it
+  }
+  if (header.format == ImageFormat::jpeg) {
+    bool scan = false;
+    for (std::size_t i = 2; i + 1 < n && !scan; ++i) scan = p[i] == 0xff && p[i + 1] == 0xda;
+    if (!scan) fail(ErrorKind::format, path + ": corrupt JPEG: no image data (no SOS segment)");
+  }
 }
 
 }  // namespace detail
