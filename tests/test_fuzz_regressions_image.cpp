@@ -204,7 +204,7 @@ TEST_CASE("zero and out-of-range sides are refused from the header") {
   expect_refused(write_file("vit-int-min.bmp", bmp(4, INT32_MIN)), "image is 4x2147483648");
   std::vector<unsigned char> cut = png_header(10, 10);
   cut.resize(20);
-  expect_refused(write_file("vit-short.png", cut), "truncated PNG header");
+  expect_refused(write_file("vit-short.png", cut), "truncated PNG: the chunk at byte 8 declares 13 bytes of data, the file ends 4 bytes after its header");
 }
 
 TEST_CASE("a caller's limit beyond what stb decodes acts as stb's limit, with the same message") {
@@ -237,4 +237,10 @@ TEST_CASE("files without the pixel data their header declares are refused, not d
   std::vector<unsigned char> short_header = bmp(3, 2);
   short_header.resize(40);
   expect_refused(write_file("vit-short-header.bmp", short_header), "truncated BMP: header says 54 bytes, file has 40");
+}
+
+TEST_CASE("fuzz regression: a PNG chunk longer than the file is refused before stb allocates it") {
+  // Found by scripts/fuzz.sh: stb 2.27 grows its IDAT buffer to the declared chunk length before
+  // reading it, so this 253-byte file made it allocate 2 GiB (libFuzzer out-of-memory).
+  expect_refused(std::string(VIT_TEST_DATA_DIR) + "/bad/images/png-chunk-past-end-oom.png", "truncated PNG: the chunk at byte");
 }

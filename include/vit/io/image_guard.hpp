@@ -8,6 +8,7 @@
 //   - a JPEG DHT segment whose 16 code counts sum to more than 256 (stb writes past its Huffman
 //     tables; fixed upstream in stb_image 2.28),
 //   - a zero-length PNG IDAT chunk (stb calls memcpy with a null pointer),
+//   - a PNG chunk longer than the rest of the file (stb allocates the declared length first),
 //   - an uncompressed TGA or BMP shorter than its header says, a JPEG without a scan (stb would
 //     accept them and decode zeros; check_image_data(), run after the size check).
 #pragma once
@@ -65,6 +66,19 @@ inline std::uint32_t be16(const std::uint8_t* p) { return std::uint32_t(p[0]) <<
 inline std::uint32_t be32(const std::uint8_t* p) { return be16(p) << 16 | be16(p + 2); }
 inline std::uint32_t le16(const std::uint8_t* p) { return std::uint32_t(p[1]) << 8 | p[0]; }
 inline std::uint32_t le32(const std::uint8_t* p) { return le16(p + 2) << 16 | le16(p); }
+
+// The offset of the first PNG chunk (before IEND) whose data runs past the end of the file, or 0.
+// stb 2.27 sizes its IDAT buffer from the declared length before reading: a 253-byte file can
+// make it allocate 2 GiB (found by fuzz/fuzz_image.cpp).
+inline std::size_t png_chunk_past_end(const std::uint8_t* p, std::size_t n) {
+  for (std::size_t at = 8; at + 8 <= n;) {  // each chunk: length, type, data, CRC
+    const std::uint64_t len = be32(p + at);
+    if (at + 8 + len > n) return at;
+    if (std::equal(p + at + 4, p + at + 8, "IEND")) break;
+    at += 12 + std::size_t(len);
+  }
+  return 0;
+}
 
 // PNG: width and height from the IHDR chunk, which comes first (after any Apple CgBI chunks,
 // which stb skips).
@@ -132,6 +146,9 @@ inline ImageHeader check_image_bytes(std::span<const std::byte> bytes, bool tga_
   static const std::uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
   if (n >= 8 && std::equal(png_magic, png_magic + 8, p)) {
     if (has_empty_png_idat(p, n)) bad("corrupt PNG: zero-length IDAT chunk");
+    if (const std::size_t at = png_chunk_past_end(p, n))
+      bad("truncated PNG: the chunk at byte " + std::to_string(at) + " declares " + std::to_string(be32(p + at)) + " bytes of data, the file ends " +
+          std::to_string(n - at - 8) + " bytes after its header");
     return png_header(p, n, bad);
   }
   if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff) {
