@@ -12,9 +12,12 @@
 #pragma once
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "inputs.hpp"
 #include "options.hpp"
@@ -142,15 +145,18 @@ class Preprocessor {
       check_size(item, int(s[2]), int(s[3]));
       return out;
     }
-    vit::io::Image img = vit::io::load_image(item.path);
+    // The size check runs on the header's width and height, before anything is decoded.
+    vit::io::ImageLimits limits;
+    limits.check_size = [&](std::int64_t w, std::int64_t h) { check_image_size(item, int(w), int(h)); };
+    vit::io::Image img = vit::io::load_image(item.path, limits);
     out.decode_s = seconds(t0);
     out.source_h = img.height;
     out.source_w = img.width;
     auto t1 = clock::now();
     vit::HostTensor x = hf_ ? hf_pixels(img) : img.to_tensor();
-    auto [th, tw] = target_ ? *target_ : vit::io::nearest_supported_resolution(int(x.shape[2]), int(x.shape[3]), cfg_.patch_size);
-    check_size(item, th, tw);
-    out.pixels = vit::io::resize_bilinear(x, th, tw);
+    const auto [th, tw] = run_size(img.height, img.width);  // checked from the header: each side fits in an int
+    check_size(item, int(th), int(tw));
+    out.pixels = vit::io::resize_bilinear(x, int(th), int(tw));
     out.resize_s = seconds(t1);
     return out;
   }
@@ -160,10 +166,58 @@ class Preprocessor {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
   }
 
+  // The size (height, width) an image of w x h runs at: --resolution, or the nearest supported
+  // resolution of the image (after the hf resize and center crop when --preprocess hf).
+  std::pair<std::int64_t, std::int64_t> run_size(int h, int w) const {
+    if (target_) return *target_;
+    std::int64_t rh = h, rw = w;
+    if (hf_) std::tie(rh, rw) = hf_size(h, w);  // sides fit in an int: see check_image_size
+    return vit::io::nearest_supported_resolution(int(rh), int(rw), cfg_.patch_size);
+  }
+
+  // Refuses an image (w x h from its header, before decoding) that would run beyond the model's
+  // max_resolution (unless --allow-large), or that the hf resize would make larger than an image
+  // may be (vit::io::max_image_pixels, max_image_side).
+  void check_image_size(const InputItem& item, int w, int h) const {
+    const std::string is = item.path + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " (WxH)";
+    auto hxw = [](std::int64_t a, std::int64_t b) { return std::to_string(a) + "x" + std::to_string(b) + " (HxW)"; };
+    if (hf_ && hf_->do_resize) {
+      const auto [rh, rw] = hf_resize_size(h, w);
+      if (rh > vit::io::max_image_side || rw > vit::io::max_image_side || rh * rw > vit::io::max_image_pixels)
+        vit::fail(vit::ErrorKind::argument, is + " and preprocessor_config.json resizes it to " + hxw(rh, rw) + ", expected at most " +
+                                                std::to_string(vit::io::max_image_pixels) + " pixels");
+    }
+    const auto [th, tw] = run_size(h, w);
+    if (opt_.allow_large || (th <= cfg_.max_resolution && tw <= cfg_.max_resolution)) return;
+    vit::fail(vit::ErrorKind::argument, is + " and would run at " + hxw(th, tw) + ", beyond the model's max_resolution " +
+                                            std::to_string(cfg_.max_resolution) + " (pass --allow-large to run it anyway)");
+  }
+
   void check_size(const InputItem& item, int h, int w) const {
     if (opt_.allow_large || (h <= cfg_.max_resolution && w <= cfg_.max_resolution)) return;
     vit::fail(vit::ErrorKind::argument, item.path + ": input size " + std::to_string(h) + "x" + std::to_string(w) + " exceeds the model's max_resolution " +
                                             std::to_string(cfg_.max_resolution) + " (pass --allow-large to run it anyway)");
+  }
+
+  // The size (height, width) CLIPImageProcessor resizes an h x w image to (computed in 64 bits:
+  // a shortest_edge resize of a thin image can exceed an int).
+  std::pair<std::int64_t, std::int64_t> hf_resize_size(int h, int w) const {
+    const HfPreprocessor& p = *hf_;
+    if (p.shortest_edge <= 0) return {p.size_h, p.size_w};
+    // transformers' get_resize_output_image_size(default_to_square=False)
+    const bool portrait = h > w;
+    const int short_side = portrait ? w : h, long_side = portrait ? h : w;
+    const auto new_long = std::int64_t(double(p.shortest_edge) * long_side / short_side);
+    return portrait ? std::pair<std::int64_t, std::int64_t>{new_long, p.shortest_edge} : std::pair<std::int64_t, std::int64_t>{p.shortest_edge, new_long};
+  }
+
+  // The size (height, width) of hf_pixels' output for an h x w image: resized, then center cropped.
+  std::pair<std::int64_t, std::int64_t> hf_size(int h, int w) const {
+    const HfPreprocessor& p = *hf_;
+    std::pair<std::int64_t, std::int64_t> s{h, w};
+    if (p.do_resize) s = hf_resize_size(h, w);
+    if (p.do_center_crop) s = {p.crop_h, p.crop_w};
+    return s;
   }
 
   // CLIPImageProcessor's resize, center crop and rescale on the 8-bit image.
@@ -172,17 +226,10 @@ class Preprocessor {
     std::vector<std::uint8_t> rgb = img.to_u8();
     int w = img.width, h = img.height;
     if (p.do_resize) {
-      int oh = p.size_h, ow = p.size_w;
-      if (p.shortest_edge > 0) {  // transformers' get_resize_output_image_size(default_to_square=False)
-        const bool portrait = h > w;
-        const int short_side = portrait ? w : h, long_side = portrait ? h : w;
-        const int new_long = int(double(p.shortest_edge) * long_side / short_side);
-        oh = portrait ? new_long : p.shortest_edge;
-        ow = portrait ? p.shortest_edge : new_long;
-      }
-      if (oh != h || ow != w) rgb = vit::io::pil_resize(rgb, w, h, ow, oh, p.resample);
-      w = ow;
-      h = oh;
+      const auto [oh, ow] = hf_resize_size(h, w);  // checked from the header: fits in an int
+      if (oh != h || ow != w) rgb = vit::io::pil_resize(rgb, w, h, int(ow), int(oh), p.resample);
+      w = int(ow);
+      h = int(oh);
     }
     if (p.do_center_crop) {
       rgb = vit::io::center_crop(rgb, w, h, p.crop_w, p.crop_h);
