@@ -44,6 +44,7 @@ int dispatch(const radio_embed::Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  radio_embed::set_program_name(argc > 0 ? argv[0] : nullptr);
   radio_embed::remove_temporaries_on_signals();  // before any thread or file exists
   try {
     const radio_embed::Options opt = radio_embed::parse_options(argc, argv);
@@ -52,19 +53,21 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (opt.version) {
-      std::printf("radio-embed (vit) %s\n", VIT_VERSION_STRING);
+      std::printf("%s (vit) %s\n", radio_embed::program_name(), VIT_VERSION_STRING);
       return 0;
     }
     if (!opt.write_config.empty()) {
-      auto snap = vit::models::radio::open_snapshot(opt.model);
-      snap.config.save(opt.write_config);
+      auto snap = vit::models::open_model(opt.model);
+      if (!snap.radio_config)
+        vit::fail(vit::ErrorKind::argument, "--write-config: only C-RADIO models have a project config; " + opt.model + " is a " + snap.family + " model");
+      snap.radio_config->save(opt.write_config);
       return 0;
     }
     return dispatch(opt);
   } catch (const std::exception& e) {
     std::fflush(stdout);
     const std::string message = radio_embed::escape_field(radio_embed::describe(std::current_exception()), false);
-    std::fprintf(stderr, "radio-embed: error: %s\n", message.c_str());
+    std::fprintf(stderr, "%s: error: %s\n", radio_embed::program_name(), message.c_str());
     return 1;
   }
 }

@@ -55,13 +55,17 @@ void check_output_files(const Options& o) {
 }  // namespace
 
 const char* usage() {
-  return R"(usage: radio-embed --model DIR [inputs...] [outputs] [options]
+  return R"(usage: vit-embed --model DIR [inputs...] [outputs] [options]
+       (radio-embed is the same program)
 
-Runs a C-RADIO model on images or .npy tensors and writes the summary and spatial features.
+Runs a Vision Transformer on images or .npy tensors and writes its summary and spatial features.
+The model's family is read from its folder: C-RADIO (HF snapshot or project config) or timm
+(a hub snapshot: ViT, DeiT, DINOv2, SigLIP).
 
 model:
-  --model DIR            HF C-RADIO snapshot (config.json + model.safetensors) or a project JSON
-                         config (random weights when it has no model.safetensors)
+  --model DIR            HF C-RADIO snapshot (config.json + model.safetensors), a project JSON
+                         config (random weights when it has no model.safetensors), or a timm hub
+                         snapshot (config.json with "architecture" + model.safetensors)
   --write-config FILE    write the project's JSON config of --model and exit
 inputs:
   --input FILE           an image (PNG, JPEG, BMP, TGA; 8/16-bit; gray/RGBA -> RGB) or a .npy
@@ -77,9 +81,11 @@ outputs:
   --pca-dir DIR          <stem>.pca.png per input
   --pca-basis-save FILE  store the PCA basis of the first input; --pca-basis-load FILE reuses one
 preprocessing (images):
-  --resolution HxW|preferred   resize to this size instead of the nearest supported resolution
-  --preprocess torch|hf  torch (default): /255, bilinear align_corners=False to the nearest
-                         multiple of the patch; hf: follow the model's preprocessor_config.json
+  --resolution HxW|preferred   resize to this size instead of the default: C-RADIO the nearest
+                         supported resolution, timm the model's input size (a fixed-size timm
+                         model takes only that)
+  --preprocess torch|hf  torch (default): /255, bilinear align_corners=False to the size above;
+                         hf: follow the model's preprocessor_config.json
   --allow-large          allow sizes beyond the model's max_resolution
   --allow-nonfinite      run inputs holding NaN/Inf values and write outputs that are not finite
                          (otherwise both are per-input errors)

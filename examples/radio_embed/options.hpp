@@ -2,9 +2,22 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace radio_embed {
+
+// The program's name in its messages: "vit-embed" when called so, else "radio-embed" (one program
+// under two names: any model family; radio-embed is the name it first had).
+inline const char*& program_name() {
+  static const char* name = "radio-embed";
+  return name;
+}
+inline void set_program_name(const char* argv0) {
+  const std::string_view a = argv0 ? argv0 : "";
+  const std::string_view base = a.substr(a.rfind('/') == std::string_view::npos ? 0 : a.rfind('/') + 1);
+  if (base == "vit-embed") program_name() = "vit-embed";
+}
 
 enum class Preprocess { torch, hf };
 

@@ -17,7 +17,7 @@
 #include "vit/io/pca.hpp"
 #include "vit/io/resize.hpp"
 #include "vit/io/safetensors.hpp"
-#include "vit/models/radio/model.hpp"
+#include "vit/model.hpp"
 #include "vit/version.hpp"
 
 namespace radio_embed {
@@ -115,7 +115,7 @@ class OutputWriter {
 
  private:
   vit::HostTensor layout_features(const ItemResult& r) const {
-    if (opt_.layout == "nchw") return vit::models::radio::to_nchw(r.features, r.grid_h, r.grid_w);
+    if (opt_.layout == "nchw") return vit::to_nchw(r.features, r.grid_h, r.grid_w);
     return r.features;
   }
 

@@ -25,7 +25,7 @@
 #include "vit/io/json.hpp"
 #include "vit/io/npy.hpp"
 #include "vit/io/resize.hpp"
-#include "vit/models/radio/config.hpp"
+#include "vit/models/open.hpp"
 
 namespace radio_embed {
 
@@ -100,11 +100,20 @@ struct HfPreprocessor {
 
 class Preprocessor {
  public:
-  Preprocessor(const Options& opt, const vit::models::radio::Config& cfg) : opt_(opt), cfg_(cfg) {
-    if (opt.preferred_resolution) target_ = {cfg.preferred_resolution[0], cfg.preferred_resolution[1]};
+  Preprocessor(const Options& opt, const vit::models::InputRules& rules) : opt_(opt), cfg_(rules) {
+    if (opt.preferred_resolution) target_ = {rules.preferred[0], rules.preferred[1]};
     else if (opt.resolution) target_ = *opt.resolution;
+    if (rules.fixed) {  // the model takes one size only: every input is resized to it
+      const std::pair<int, int> own{rules.preferred[0], rules.preferred[1]};
+      if (target_ && *target_ != own)
+        vit::fail(vit::ErrorKind::argument, "--resolution " + std::to_string(target_->first) + "x" + std::to_string(target_->second) +
+                                                ": this model takes only " + std::to_string(own.first) + "x" + std::to_string(own.second) +
+                                                " (its position table is not resampled)");
+      target_ = own;
+    }
+    if (!target_ && rules.resize_to_preferred) target_ = {rules.preferred[0], rules.preferred[1]};
     if (target_) {
-      const int p = cfg.patch_size;
+      const int p = rules.patch_size;
       if (target_->first % p || target_->second % p)
         vit::fail(vit::ErrorKind::argument, "--resolution " + std::to_string(target_->first) + "x" + std::to_string(target_->second) +
                                                 ": height and width must be multiples of the patch size " + std::to_string(p));
@@ -122,7 +131,7 @@ class Preprocessor {
   // Notes for --verbose / stderr about choices made (e.g. normalisation skipped).
   std::string notes() const {
     if (hf_ && hf_->do_normalize)
-      return "preprocessor_config.json sets do_normalize; not applied, because the RADIO model normalises its input itself";
+      return "preprocessor_config.json sets do_normalize; not applied, because the model normalises its input itself";
     return {};
   }
 
@@ -188,15 +197,15 @@ class Preprocessor {
                                                 std::to_string(vit::io::max_image_pixels) + " pixels");
     }
     const auto [th, tw] = run_size(h, w);
-    if (opt_.allow_large || (th <= cfg_.max_resolution && tw <= cfg_.max_resolution)) return;
+    if (opt_.allow_large || (th <= max_resolution() && tw <= max_resolution())) return;
     vit::fail(vit::ErrorKind::argument, is + " and would run at " + hxw(th, tw) + ", beyond the model's max_resolution " +
-                                            std::to_string(cfg_.max_resolution) + " (pass --allow-large to run it anyway)");
+                                            std::to_string(max_resolution()) + " (pass --allow-large to run it anyway)");
   }
 
   void check_size(const InputItem& item, int h, int w) const {
-    if (opt_.allow_large || (h <= cfg_.max_resolution && w <= cfg_.max_resolution)) return;
+    if (opt_.allow_large || (h <= max_resolution() && w <= max_resolution())) return;
     vit::fail(vit::ErrorKind::argument, item.path + ": input size " + std::to_string(h) + "x" + std::to_string(w) + " exceeds the model's max_resolution " +
-                                            std::to_string(cfg_.max_resolution) + " (pass --allow-large to run it anyway)");
+                                            std::to_string(max_resolution()) + " (pass --allow-large to run it anyway)");
   }
 
   // The size (height, width) CLIPImageProcessor resizes an h x w image to (computed in 64 bits:
@@ -245,7 +254,10 @@ class Preprocessor {
   }
 
   const Options& opt_;
-  const vit::models::radio::Config& cfg_;
+  // The largest side the model is meant for; a family that states none is bounded by the image cap.
+  int max_resolution() const { return cfg_.max_resolution > 0 ? cfg_.max_resolution : int(vit::io::max_image_side); }
+
+  const vit::models::InputRules& cfg_;
   std::optional<std::pair<int, int>> target_;
   std::optional<HfPreprocessor> hf_;
 };

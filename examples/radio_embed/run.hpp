@@ -24,7 +24,7 @@
 #include "preprocess.hpp"
 #include "progress.hpp"
 #include "queue.hpp"
-#include "vit/models/radio.hpp"
+#include "vit/models/open.hpp"
 
 namespace radio_embed {
 
@@ -65,7 +65,7 @@ class FailureLog {
   // An error line that is no input's own (e.g. the --out file failed).
   void print(const std::string& message) {
     std::lock_guard lock(m_);
-    std::fprintf(stderr, "radio-embed: error: %s\n", escape_field(message, false).c_str());
+    std::fprintf(stderr, "%s: error: %s\n", program_name(), escape_field(message, false).c_str());
   }
   // Counts `input` as failed, its reason printed already.
   void record(const std::string& input) {
@@ -113,24 +113,23 @@ struct StageTimes {
   double decode = 0, resize = 0, forward = 0, write = 0;
 };
 
-// A "radio-embed: note: ..." line on stderr.
-inline void note(const std::string& text) { std::fprintf(stderr, "radio-embed: note: %s\n", escape_field(text, false).c_str()); }
+// A "<program>: note: ..." line on stderr.
+inline void note(const std::string& text) { std::fprintf(stderr, "%s: note: %s\n", program_name(), escape_field(text, false).c_str()); }
 
 template <class B>
 int run(B& backend, const Options& opt, const std::string& precision) {
   using clock = std::chrono::steady_clock;
-  namespace radio = vit::models::radio;
   const auto t_start = clock::now();
-  auto snap = radio::open_snapshot(opt.model);
-  const radio::Config& cfg = snap.config;
-  radio::Model<B> model(backend, cfg, *snap.weights);
+  vit::models::Snapshot snap = vit::models::open_model(opt.model);
+  const vit::Architecture& arch = snap.architecture;
+  vit::Model<B> model(backend, arch, *snap.weights);
   snap.weights.reset();  // weights now live on the backend
   const auto t_run = clock::now();
   if (opt.verbose) {
-    std::fprintf(stderr, "radio-embed: device %s, precision %s, model %s (patch %d, D %d, depth %d, heads %d), loaded in %.0f ms\n",
-                 std::string(backend.name()).c_str(), precision.c_str(), cfg.name.empty() ? opt.model.c_str() : cfg.name.c_str(), cfg.patch_size,
-                 cfg.embed_dim, cfg.depth, cfg.num_heads, std::chrono::duration<double, std::milli>(clock::now() - t_start).count());
-    for (const auto& n : snap.notes) std::fprintf(stderr, "radio-embed: note: %s\n", n.c_str());
+    std::fprintf(stderr, "%s: device %s, precision %s, %s model %s (patch %d, D %d, depth %d, heads %d), loaded in %.0f ms\n", program_name(),
+                 std::string(backend.name()).c_str(), precision.c_str(), snap.family.c_str(), snap.name.empty() ? opt.model.c_str() : snap.name.c_str(),
+                 arch.patch_size, arch.embed_dim, arch.depth, arch.num_heads, std::chrono::duration<double, std::milli>(clock::now() - t_start).count());
+    for (const auto& n : snap.notes) note(n);
   }
 
   FailureLog failures;
@@ -142,9 +141,9 @@ int run(B& backend, const Options& opt, const std::string& precision) {
                                             " inputs were given (use --out-dir, --out or --pca-dir)");
   for (const auto& f : inputs.failures) failures.add(f.input, f.message);
 
-  const Preprocessor prep(opt, cfg);
-  if (std::string n = prep.notes(); !n.empty() && !opt.quiet) std::fprintf(stderr, "radio-embed: note: %s\n", n.c_str());
-  OutputWriter writer(opt, cfg.version, std::string(backend.name()), precision);
+  const Preprocessor prep(opt, snap.input);
+  if (std::string n = prep.notes(); !n.empty() && !opt.quiet) note(n);
+  OutputWriter writer(opt, snap.radio_config ? snap.radio_config->version : snap.name, std::string(backend.name()), precision);
   Progress progress(total, opt.quiet);
   std::mutex stdout_mutex;
   StageTimes times;
@@ -240,11 +239,11 @@ int run(B& backend, const Options& opt, const std::string& precision) {
   while (auto batch = ready.pop()) {
     const auto t0 = clock::now();
     try {
-      radio::HostOutput out = model.forward(batch->pixels, radio::Layout::nlc);
+      vit::HostOutput out = model.forward(batch->pixels, vit::Layout::nlc);
       times.forward += std::chrono::duration<double>(clock::now() - t0).count();
       if (opt.bench > 0 && bench_input.data.empty()) bench_input = batch->pixels;
       const auto& s = batch->pixels.shape;
-      const int gh = int(s[2]) / cfg.patch_size, gw = int(s[3]) / cfg.patch_size;
+      const int gh = int(s[2]) / arch.patch_size, gw = int(s[3]) / arch.patch_size;
       std::vector<ItemResult> results;
       std::int64_t row = 0;
       for (auto& p : batch->items) {
@@ -285,9 +284,9 @@ int run(B& backend, const Options& opt, const std::string& precision) {
   if (opt.verbose) {
     const double wall = std::chrono::duration<double>(clock::now() - t_run).count();
     std::fprintf(stderr,
-                 "radio-embed: %zu inputs in %.3f s after loading (%.2f images/s); stage totals: decode %.1f ms, resize %.1f ms, forward %.1f ms, "
+                 "%s: %zu inputs in %.3f s after loading (%.2f images/s); stage totals: decode %.1f ms, resize %.1f ms, forward %.1f ms, "
                  "write %.1f ms (decode/resize and write run beside the forward)\n",
-                 images_run, wall, wall > 0 ? double(images_run) / wall : 0.0, times.decode * 1e3, times.resize * 1e3, times.forward * 1e3,
+                 program_name(), images_run, wall, wall > 0 ? double(images_run) / wall : 0.0, times.decode * 1e3, times.resize * 1e3, times.forward * 1e3,
                  times.write * 1e3);
   }
 
@@ -295,7 +294,7 @@ int run(B& backend, const Options& opt, const std::string& precision) {
   if (!failed.empty() && total > 1) {
     std::string names;
     for (const auto& f : failed) names += (names.empty() ? "" : ", ") + escape_field(f.input, false);
-    std::fprintf(stderr, "radio-embed: error: %zu of %zu inputs failed: %s\n", failed.size(), total, names.c_str());
+    std::fprintf(stderr, "%s: error: %zu of %zu inputs failed: %s\n", program_name(), failed.size(), total, names.c_str());
   }
   if (opt.bench > 0) {
     if (bench_input.data.empty()) vit::fail(vit::ErrorKind::argument, "--bench: no input ran successfully, nothing to time");

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "options.hpp"
 #include "vit/io/file.hpp"
 
 namespace radio_embed {
@@ -19,9 +20,11 @@ inline void on_fatal_signal(int sig) {
   vit::io::live_temporaries().unlink_all();
   const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGPIPE";
   if (sig != SIGPIPE) {  // stderr may be the closed pipe itself
-    const char head[] = "radio-embed: error: stopped by ";
+    const char* program = program_name();  // a string literal, set before the handler was installed
+    const char head[] = ": error: stopped by ";
     const char tail[] = "; temporary files removed\n";
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, head, sizeof(head) - 1);
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, program, std::strlen(program));
+    n = ::write(STDERR_FILENO, head, sizeof(head) - 1);
     n = ::write(STDERR_FILENO, name, std::strlen(name));
     n = ::write(STDERR_FILENO, tail, sizeof(tail) - 1);
   }

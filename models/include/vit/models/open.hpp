@@ -27,6 +27,8 @@ struct InputRules {
   int max_resolution = 0;                  // largest side the model is meant for (0: no limit stated)
   std::array<int, 2> preferred{0, 0};      // the model's own size (H, W)
   bool fixed = false;                      // the model takes only `preferred` (a position table that is not resampled)
+  bool resize_to_preferred = false;        // images are resized to `preferred` unless told otherwise (timm's data config);
+                                           // else to the nearest multiple of the patch (C-RADIO)
 };
 
 struct Snapshot {
@@ -69,7 +71,7 @@ inline Snapshot open_model(const std::string& path) {
     s.weights = std::move(t.weights);
     s.notes = std::move(t.notes);
     const Architecture& a = s.architecture;
-    s.input = {a.patch_size, 0, {a.pos_grid_h * a.patch_size, a.pos_grid_w * a.patch_size}, a.position == PositionRule::fixed};
+    s.input = {a.patch_size, 0, {a.pos_grid_h * a.patch_size, a.pos_grid_w * a.patch_size}, a.position == PositionRule::fixed, true};
     if (t.input_size[0] > 0) s.input.preferred = t.input_size;
     return s;
   }
@@ -78,7 +80,7 @@ inline Snapshot open_model(const std::string& path) {
   s.architecture = radio::architecture(r.config);
   s.weights = std::move(r.weights);
   s.notes = std::move(r.notes);
-  s.input = {r.config.patch_size, r.config.max_resolution, r.config.preferred_resolution, false};
+  s.input = {r.config.patch_size, r.config.max_resolution, r.config.preferred_resolution, false, false};
   s.radio_config = std::move(r.config);
   return s;
 }
