@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Compares radio-embed's image preprocessing with PyTorch's, and the resulting features.
+"""Compares radio-embed's image preprocessing with PyTorch's (the model itself is not run in
+PyTorch here: step 3 compares radio-embed with radio-embed).
 
 For each image: PIL decode + convert('RGB') -> /255 (fp32) -> F.interpolate(bilinear,
 align_corners=False, antialias=False) to RADIO's nearest supported resolution. Checks
   1. decode: radio-embed's pixels (no resize case) vs PIL's, exact for PNG/BMP/TGA;
   2. resize: radio-embed --dump-input vs torch, max |diff| and how many values are bit-identical;
-  3. model: features of radio-embed on the image vs radio-embed on the torch-preprocessed .npy
-     (the .npy path itself is checked against the official PyTorch fixtures by the test suite).
+  3. model: features of radio-embed on the image vs radio-embed on the torch-preprocessed .npy,
+     i.e. how much the preprocessing difference moves the features. That the CLI's .npy path
+     gives PyTorch's outputs is checked separately, on the bundled fixture inputs only, by ctest's
+     cli_goldens_<backend> tests (tests/cli/test_cli_goldens.cpp).
 Needs numpy, torch, PIL (Debian: python3-numpy python3-torch python3-pil).
 
 usage: check_preprocess_torch.py BUILD_DIR MODEL_DIR IMAGE...

@@ -1,4 +1,4 @@
-// The CPU backend against the official PyTorch outputs (max |error| <= 1e-4).
+// The CPU backend against the official PyTorch outputs (max |error| <= fixture_max_abs_error).
 #include "fixture_check.hpp"
 #include "vit/backends/cpu.hpp"
 

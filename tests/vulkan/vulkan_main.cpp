@@ -1,10 +1,12 @@
 // Catch2 main for the Vulkan tests: probes for a usable Vulkan device first. None (no loader, no
-// driver, no device) -> prints "SKIPPED: <reason>" and exits 77, which ctest reports as skipped.
+// driver, no device: an `unsupported` error) -> "SKIPPED: <reason>" and exit 77 (ctest: skipped),
+// or a failure when $VIT_REQUIRE_VULKAN=1 (missing_device.hpp). Any other probe error fails.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
 #include <cstdio>
 
+#include "missing_device.hpp"
 #include "vulkan_test_support.hpp"
 
 int main(int argc, char** argv) {
@@ -13,10 +15,7 @@ int main(int argc, char** argv) {
     vit::vulkan::Backend b(probe);
     std::printf("vulkan device: %s\n", b.description().c_str());
   } catch (const vit::Error& e) {
-    if (e.kind() == vit::ErrorKind::unsupported) {
-      std::printf("SKIPPED: %s\n", e.what());
-      return 77;
-    }
+    if (e.kind() == vit::ErrorKind::unsupported) return vit::testing::missing_device("vulkan", e.what());
     std::fprintf(stderr, "vulkan probe failed: %s\n", e.what());
     return 1;
   }

@@ -6,7 +6,9 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,7 +60,21 @@ class Backend {
   }
 
   std::string_view name() const { return "vulkan"; }
-  std::string description() const { return rt_->ctx.description() + (opt_.fp16 ? ", fp16" : ", fp32"); }
+  // Device, precision, and (fp16) the attention head dims that ran in fp32 instead (see notes()).
+  std::string description() const {
+    std::string d = rt_->ctx.description() + (opt_.fp16 ? ", fp16" : ", fp32");
+    for (const auto& n : notes_) d += "; " + n;
+    return d;
+  }
+  // Where the backend computed other than Options asked, so far: with fp16, attention over a head
+  // dim not a multiple of 4 has no fp16 kernel and runs the fp32 scalar one (one note per head dim).
+  const std::vector<std::string>& notes() const { return notes_; }
+  // Dispatches recorded so far of the shader `name` ("linear_f16", "attention_scalar", ...): lets
+  // tests check which kernels really ran.
+  std::size_t dispatches(const std::string& name) const {
+    auto it = dispatch_counts_.find(name);
+    return it == dispatch_counts_.end() ? 0 : it->second;
+  }
   const Options& options() const { return opt_; }
   Tuning& tuning() { return tune_; }
   // Commands recorded since the last submit (for tests of the batching).
@@ -174,7 +190,10 @@ class Backend {
     check(hd <= 256, ErrorKind::unsupported, "vulkan attention: head dim " + std::to_string(hd) + " > 256 is not supported");
     if (batch == 0 || n == 0 || d == 0) return;
     const float scale = float(1.0 / std::sqrt(double(hd)));
-    if (hd % 4 != 0) return attention_scalar(qkv, heads, out, scale);
+    if (hd % 4 != 0) {
+      if (opt_.fp16) note_fp32_attention(hd);
+      return attention_scalar(qkv, heads, out, scale);
+    }
     const std::uint64_t row = std::uint64_t(3 * d) * 4;
     const bool fits = std::uint64_t(qkv.numel()) * 4 <= bind_.texel_limit(detail::Texels::rgba32) && std::uint64_t(out.numel()) * 4 <= bind_.storage_limit();
     const std::int64_t kc = fits ? n : chunk_rows(n, bind_.texel_budget(detail::Texels::rgba32) / row, tune_.attn_block, "attention", "a token row of " + qkv.shape.str());
@@ -310,6 +329,13 @@ class Backend {
   static std::uint32_t u32(std::int64_t v) { return std::uint32_t(v); }
   static std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
 
+  void note_fp32_attention(std::int64_t hd) {
+    const std::string n = "attention with head dim " + std::to_string(hd) + " (not a multiple of 4) runs in fp32";
+    if (std::find(notes_.begin(), notes_.end(), n) != notes_.end()) return;
+    notes_.push_back(n);
+    if (opt_.verbose) std::fprintf(stderr, "vit vulkan: note: %s\n", n.c_str());
+  }
+
   void attention_scalar(const Tensor& qkv, int heads, Tensor& out, float scale) {
     const std::int64_t batch = qkv.shape[0], n = qkv.shape[1], d = qkv.shape[2] / 3, hd = d / heads;
     const bool fits = std::uint64_t(qkv.numel()) * 4 <= bind_.storage_limit();
@@ -370,6 +396,7 @@ class Backend {
     std::size_t i = 0;
     for (const auto& s : slots) infos[i++] = s.info;
     VkPipeline p = rt_->pipelines.get(shader, spec);
+    ++dispatch_counts_[std::string(shader.name)];
     rt_->stream.dispatch(p, std::span<const VkDescriptorBufferInfo>(infos, i), std::span<const VkBufferView>(views.begin(), views.size()), &pc,
                          sizeof(Push), gx, gy, gz);
   }
@@ -400,6 +427,8 @@ class Backend {
   detail::Binder bind_;
   std::shared_ptr<detail::Buffer> dummy_;
   Tuning tune_;
+  std::vector<std::string> notes_;
+  std::map<std::string, std::size_t> dispatch_counts_;
 };
 
 static_assert(vit::Backend<Backend>);
