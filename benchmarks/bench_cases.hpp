@@ -9,7 +9,6 @@
 //   op/<backend>/linear_gelu/<variant>.fc1/M..xK..xN..[/<precision>]     y = GELU(x W^T + b)
 //   op/<backend>/attention/N<n>xD<d>xH<heads>[/<precision>]             fused qkv -> out, batch 1
 //   op/<backend>/layer_norm/M<m>xD<d>, op/<backend>/im2patch/<H>x<W>,
-//   op/<backend>/resample_pos_embed/R<r>toG<g>xD<d>
 // Precision fp32 is the default and carries no suffix.
 #pragma once
 #include <benchmark/benchmark.h>
@@ -280,27 +279,6 @@ void bench_im2patch(benchmark::State& st, BackendSpec<B> spec, int h, int w) {
 }
 
 template <class B>
-void bench_resample(benchmark::State& st, BackendSpec<B> spec, std::int64_t r, std::int64_t g, std::int64_t d) {
-  try {
-    prepared_slot().reset();
-    auto b = spec.make(Precision::fp32);
-    auto pos = b->upload(random_tensor(Shape{r, r, d}, 9));
-    auto out = b->alloc(Shape{g * g, d});
-    b->resample_pos_embed(pos, int(g), int(g), out);
-    b->synchronize();
-    for (auto _ : st) {
-      b->resample_pos_embed(pos, int(g), int(g), out);
-      b->synchronize();
-    }
-    // Each output row reads 4 source rows (bilinear) and writes one.
-    set_byte_counters(st, 5.0 * 4.0 * double(g * g) * double(d));
-  } catch (const std::exception& e) {
-    st.SkipWithError(e.what());
-  }
-}
-
-// The backend's own description (device name, library versions) if it has one, else its name.
-template <class B>
 std::string describe(B& b) {
   if constexpr (requires { b.description(); }) return std::string(b.description());
   else return std::string(b.name());
@@ -378,9 +356,6 @@ void register_backend(const BackendSpec<B>& spec) {
   for (int s : full ? std::vector<int>{224, 512, 1024} : std::vector<int>{224})
     add_case("op/" + be + "/im2patch/" + std::to_string(s) + "x" + std::to_string(s),
              [spec, s](benchmark::State& st) { bench_im2patch<B>(st, spec, s, s); });
-  for (std::int64_t g : full ? std::vector<std::int64_t>{14, 32, 64} : std::vector<std::int64_t>{14, 32})
-    add_case("op/" + be + "/resample_pos_embed/R128toG" + std::to_string(g) + "xD768",
-             [spec, g](benchmark::State& st) { bench_resample<B>(st, spec, 128, g, 768); });
 }
 
 }  // namespace vit::bench

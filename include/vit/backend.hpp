@@ -22,9 +22,6 @@
 //   im2patch(img [B,C,H,W], p, mean [C], std [C], out [B*(H/p)*(W/p), C*p*p])
 //                                     (img - mean[c]) / std[c], patch (gy,gx) -> row gy*(W/p)+gx,
 //                                     column c*p*p + ky*p + kx
-//   resample_pos_embed(pos [R,R,D], gh, gw, out [gh*gw, D])
-//                                     bilinear (align_corners=False) resize of the R×R grid to
-//                                     m×m, m = max(gh,gw), then the top-left gh×gw crop
 //   assemble_tokens(prefix [S,D], patches [B*T,D], pos [T,D], h [B,S+T,D])
 //                                     h[b] = concat(prefix, patches[b] + pos)
 //   gather_tokens(h [B,N,D], idx (host span), out [B,len(idx),D])
@@ -101,7 +98,6 @@ concept Backend = requires(B& b, const typename B::Tensor& x, typename B::Tensor
   b.layer_norm(x, x, x, 1e-6f, y);
   b.attention(x, 1, y);
   b.im2patch(x, 16, x, x, y);
-  b.resample_pos_embed(x, 1, 1, y);
   b.assemble_tokens(x, x, x, y);
   b.gather_tokens(x, idx, y);
 };

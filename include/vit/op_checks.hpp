@@ -83,17 +83,6 @@ inline Im2PatchDims check_im2patch(std::string_view backend, const Shape& img, i
   return {batch, c, h, w, h / p, w / p};
 }
 
-struct ResamplePosEmbedDims { std::int64_t r, d; };
-// resample_pos_embed: pos is [R, R, D] with R > 0; the grid gh × gw is not empty; out is [gh·gw, D].
-inline ResamplePosEmbedDims check_resample_pos_embed(std::string_view backend, const Shape& pos, int gh, int gw, const Shape& out) {
-  check(pos.rank() == 3 && pos[0] == pos[1] && pos[0] > 0, ErrorKind::shape,
-        detail::op_label(backend, "resample_pos_embed input") + ": expected [R, R, D], got " + pos.str());
-  check(gh > 0 && gw > 0, ErrorKind::shape,
-        detail::op_label(backend, "resample_pos_embed") + ": empty grid " + std::to_string(gh) + "x" + std::to_string(gw));
-  expect_shape(out, Shape{std::int64_t(gh) * gw, pos[2]}, detail::op_label(backend, "resample_pos_embed output"));
-  return {pos[0], pos[2]};
-}
-
 struct AssembleTokensDims { std::int64_t batch, s, t, d; };
 // assemble_tokens: h is [B, S+T, D] with D > 0; prefix holds S·D values, pos T·D, patches B·T·D.
 inline AssembleTokensDims check_assemble_tokens(std::string_view backend, const Shape& prefix, const Shape& patches, const Shape& pos,

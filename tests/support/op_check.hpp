@@ -125,21 +125,6 @@ void check_ops_against_reference(B& b, Tolerance tol = {}) {
     }
   }
 
-  SECTION("resample_pos_embed") {
-    struct Case { std::int64_t r, d; int gh, gw; };
-    for (Case c : {Case{8, 5, 8, 8}, Case{8, 5, 6, 8}, Case{8, 3, 3, 5}, Case{8, 7, 12, 10}, Case{8, 2, 1, 1}, Case{8, 4, 16, 3},
-                   Case{3, 48, 4, 6}, Case{16, 64, 33, 17}}) {
-      INFO("resample_pos_embed R=" << c.r << " D=" << c.d << " grid " << c.gh << "x" << c.gw);
-      HostTensor pos = random_tensor(Shape{c.r, c.r, c.d}, seed++);
-      Shape out{std::int64_t(c.gh) * c.gw, c.d};
-      auto ob = b.alloc(out);
-      auto orf = ref.alloc(out);
-      b.resample_pos_embed(b.upload(pos), c.gh, c.gw, ob);
-      ref.resample_pos_embed(ref.upload(pos), c.gh, c.gw, orf);
-      VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), tol);
-    }
-  }
-
   SECTION("assemble_tokens and gather_tokens") {
     for (auto [batch, s, t, d] : {std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>{1, 1, 1, 1}, {2, 8, 12, 5}, {3, 4, 35, 48}}) {
       INFO("tokens B=" << batch << " S=" << s << " T=" << t << " D=" << d);

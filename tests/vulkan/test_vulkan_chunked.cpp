@@ -99,12 +99,6 @@ TEST_CASE("vulkan chunked dispatches equal the unchunked run exactly") {
     b.assemble_tokens(b.upload(prefix), b.upload(patches), b.upload(pos), hb);
     return b.download(hb);
   });
-  const HostTensor pe = testing::random_tensor(Shape{16, 16, 64}, 16);
-  check_same("resample_pos_embed 16x16x64 -> 33x17", [&](vulkan::Backend& b) {
-    auto ob = b.alloc(Shape{33 * 17, 64});
-    b.resample_pos_embed(b.upload(pe), 33, 17, ob);
-    return b.download(ob);
-  });
 
   SECTION("the cap really splits the dispatches") {
     vulkan::Backend whole = testing::uncapped_backend(testing::vulkan_test_options()), chunked(capped());

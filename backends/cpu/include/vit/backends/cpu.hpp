@@ -102,12 +102,6 @@ class Backend {
   }
 
   // pos [R, R, D] -> out [gh·gw, D]: bilinear resize to max(gh, gw)², top-left crop.
-  void resample_pos_embed(const Tensor& pos, int gh, int gw, Tensor& out) {
-    const auto [r, d] = check_resample_pos_embed(name(), pos.shape, gh, gw, out.shape);
-    kernel::resample_pos_embed(pos.storage.data(), r, d, gh, gw, out.storage.data(), threads_);
-  }
-
-  // h [B, S+T, D] = concat(prefix [S, D], patches [B·T, D] + pos [T, D])
   void assemble_tokens(const Tensor& prefix, const Tensor& patches, const Tensor& pos, Tensor& h) {
     const auto [batch, s, t, d] = check_assemble_tokens(name(), prefix.shape, patches.shape, pos.shape, h.shape);
     kernel::assemble_tokens(prefix.storage.data(), patches.storage.data(), pos.storage.data(), h.storage.data(), batch, s, t, d, threads_);

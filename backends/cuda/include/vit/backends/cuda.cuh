@@ -316,14 +316,6 @@ class Backend {
     detail::im2patch(ip, mp, sp, write_f32(out), batch, int(c), int(h), int(w), p, stream_);
   }
 
-  void resample_pos_embed(const Tensor& pos, int gh, int gw, Tensor& out) {
-    const ResamplePosEmbedDims dims = check_resample_pos_embed(name(), pos.shape, gh, gw, out.shape);
-    const std::int64_t r = dims.r, d = dims.d;
-    check(r <= INT32_MAX && d <= INT32_MAX, ErrorKind::shape, "cuda resample_pos_embed: grid too large " + pos.shape.str());
-    const float* pp = read_f32(pos);
-    detail::resample_pos_embed(pp, int(r), int(d), gh, gw, write_f32(out), stream_);
-  }
-
   void assemble_tokens(const Tensor& prefix, const Tensor& patches, const Tensor& pos, Tensor& h) {
     const AssembleTokensDims dims = check_assemble_tokens(name(), prefix.shape, patches.shape, pos.shape, h.shape);
     const float* a = read_f32(prefix);

@@ -112,22 +112,6 @@ class Backend {
               }
   }
 
-  void resample_pos_embed(const Tensor& pos, int gh, int gw, Tensor& out) {
-    const auto [r, d] = check_resample_pos_embed(name(), pos.shape, gh, gw, out.shape);
-    const int m = std::max(gh, gw);
-    for (int y = 0; y < gh; ++y)
-      for (int x = 0; x < gw; ++x) {
-        auto [y0, y1, wy0, wy1] = bilinear_source(r, m, y);
-        auto [x0, x1, wx0, wx1] = bilinear_source(r, m, x);
-        for (std::int64_t k = 0; k < d; ++k) {
-          auto at = [&](std::int64_t yy, std::int64_t xx) { return pos.storage[std::size_t((yy * r + xx) * d + k)]; };
-          float top = at(y0, x0) * wx0 + at(y0, x1) * wx1;
-          float bottom = at(y1, x0) * wx0 + at(y1, x1) * wx1;
-          out.storage[std::size_t((std::int64_t(y) * gw + x) * d + k)] = top * wy0 + bottom * wy1;
-        }
-      }
-  }
-
   void assemble_tokens(const Tensor& prefix, const Tensor& patches, const Tensor& pos, Tensor& h) {
     const auto [batch, s, t, d] = check_assemble_tokens(name(), prefix.shape, patches.shape, pos.shape, h.shape);
     const std::int64_t n = s + t;
@@ -146,18 +130,6 @@ class Backend {
           out.storage[std::size_t((b * len + j) * d + k)] = h.storage[std::size_t((b * n + idx[std::size_t(j)]) * d + k)];
   }
 
-  // PyTorch's bilinear source index for output `o` of a resize from `in` to `out` samples,
-  // align_corners=False (float arithmetic, as torch computes it): {i0, i1, w0, w1}.
-  struct Taps { std::int64_t i0, i1; float w0, w1; };
-  static Taps bilinear_source(std::int64_t in, std::int64_t out, std::int64_t o) {
-    const float scale = float(in) / float(out);
-    float src = scale * (float(o) + 0.5f) - 0.5f;
-    if (src < 0) src = 0;
-    std::int64_t i0 = std::min(std::int64_t(src), in - 1);
-    std::int64_t i1 = std::min(i0 + 1, in - 1);
-    float w1 = std::clamp(src - float(i0), 0.0f, 1.0f);
-    return {i0, i1, 1.0f - w1, w1};
-  }
 };
 
 static_assert(vit::Backend<Backend>);

@@ -28,7 +28,6 @@
 #include "vit/backends/vulkan/spirv/layer_norm.hpp"
 #include "vit/backends/vulkan/spirv/linear.hpp"
 #include "vit/backends/vulkan/spirv/linear_f16.hpp"
-#include "vit/backends/vulkan/spirv/resample_pos_embed.hpp"
 
 namespace vit::vulkan {
 
@@ -252,23 +251,6 @@ class Backend {
           elementwise({"im2patch", spirv::im2patch}, {is, ms, sds, os},
                       Push{u32(c), 1, u32(ch), u32(h), u32(w), u32(p), u32(ny), u32(total), is.shift, os.shift}, total);
         }
-  }
-
-  // pos must fit one binding; the output is chunked by cells.
-  void resample_pos_embed(const Tensor& pos, int gh, int gw, Tensor& out) {
-    const auto [r, d] = check_resample_pos_embed(name(), pos.shape, gh, gw, out.shape);
-    if (out.numel() == 0) return;
-    const std::int64_t cells = std::int64_t(gh) * gw;
-    const std::int64_t chunk = chunk_rows(cells, bind_.storage_budget() / (std::uint64_t(d) * 4), 1, "resample_pos_embed", "a row of " + out.shape.str());
-    const detail::StorageSlot ps = whole(&pos, "resample_pos_embed", "input");
-    for (std::int64_t c0 = 0; c0 < cells; c0 += chunk) {
-      const std::int64_t nc = std::min(chunk, cells - c0);
-      const detail::StorageSlot os = slice(out, c0 * d, nc * d, "resample_pos_embed", "output");
-      struct {
-        std::uint32_t r, d, gh, gw, total, cell0, o_off;
-      } pc{u32(r), u32(d), u32(gh), u32(gw), u32(nc * d), u32(c0), os.shift};
-      elementwise({"resample_pos_embed", spirv::resample_pos_embed}, {ps, os}, pc, nc * d);
-    }
   }
 
   // Chunked by token rows (prefix rows and patch rows separately, per batch element) when a

@@ -53,44 +53,6 @@ inline void im2patch(const float* img, std::int64_t batch, std::int64_t channels
       }
 }
 
-// PyTorch's bilinear source taps for output sample o of a resize from `in` to `out` samples
-// (align_corners=False, float arithmetic as torch computes it).
-struct Taps {
-  std::int64_t i0, i1;
-  float w0, w1;
-};
-inline Taps bilinear_taps(std::int64_t in, std::int64_t out, std::int64_t o) {
-  const float scale = float(in) / float(out);
-  const float src = std::max(scale * (float(o) + 0.5f) - 0.5f, 0.0f);
-  const std::int64_t i0 = std::min(std::int64_t(src), in - 1);
-  const std::int64_t i1 = std::min(i0 + 1, in - 1);
-  const float w1 = std::clamp(src - float(i0), 0.0f, 1.0f);
-  return {i0, i1, 1.0f - w1, w1};
-}
-
-// out[y·gw + x, :] = bilinear sample (y, x) of pos [r, r, d] resized to m×m, m = max(gh, gw).
-inline void resample_pos_embed(const float* pos, std::int64_t r, std::int64_t d, int gh, int gw, float* out, int threads) {
-  const int m = std::max(gh, gw);
-#pragma omp parallel for num_threads(threads) schedule(static) if (std::int64_t(gh) * gw * d >= kParallelMinValues)
-  for (int y = 0; y < gh; ++y) {
-    const Taps ty = bilinear_taps(r, m, y);
-    for (int x = 0; x < gw; ++x) {
-      const Taps tx = bilinear_taps(r, m, x);
-      const float* a = pos + (ty.i0 * r + tx.i0) * d;
-      const float* b = pos + (ty.i0 * r + tx.i1) * d;
-      const float* c = pos + (ty.i1 * r + tx.i0) * d;
-      const float* e = pos + (ty.i1 * r + tx.i1) * d;
-      float* dst = out + (std::int64_t(y) * gw + x) * d;
-#pragma omp simd
-      for (std::int64_t k = 0; k < d; ++k) {
-        const float top = a[k] * tx.w0 + b[k] * tx.w1;
-        const float bottom = c[k] * tx.w0 + e[k] * tx.w1;
-        dst[k] = top * ty.w0 + bottom * ty.w1;
-      }
-    }
-  }
-}
-
 // h[b] = concat(prefix [s, d], patches[b] [t, d] + pos [t, d])
 inline void assemble_tokens(const float* prefix, const float* patches, const float* pos, float* h, std::int64_t batch, std::int64_t s,
                             std::int64_t t, std::int64_t d, int threads) {

@@ -133,44 +133,6 @@ inline void im2patch(const float* img, const float* mean, const float* sd, float
   check_launch("im2patch kernel");
 }
 
-// PyTorch's bilinear source taps (align_corners=False), computed in float without contraction so
-// they match the reference bit for bit.
-struct Taps {
-  int i0, i1;
-  float w0, w1;
-};
-__device__ __forceinline__ Taps bilinear_source(int in, int out, int o) {
-  const float scale = __fdiv_rn(float(in), float(out));
-  float src = __fsub_rn(__fmul_rn(scale, __fadd_rn(float(o), 0.5f)), 0.5f);
-  if (src < 0) src = 0;
-  const int i0 = min(int(src), in - 1);
-  const int i1 = min(i0 + 1, in - 1);
-  const float w1 = fminf(fmaxf(__fsub_rn(src, float(i0)), 0.0f), 1.0f);
-  return {i0, i1, __fsub_rn(1.0f, w1), w1};
-}
-
-// out[gh*gw, D]: the R×R×D grid resized bilinearly to m×m (m = max(gh, gw)), top-left gh×gw crop.
-template <class T>
-__global__ void resample_pos_embed_kernel(const T* __restrict__ pos, int r, int d, int gh, int gw, T* __restrict__ out) {
-  const int m = max(gh, gw);
-  VIT_CUDA_GRID_STRIDE(i, std::int64_t(gh) * gw * d) {
-    const int k = int(i % d);
-    const int x = int((i / d) % gw), y = int(i / (std::int64_t(d) * gw));
-    const Taps ty = bilinear_source(r, m, y), tx = bilinear_source(r, m, x);
-    auto at = [&](int yy, int xx) { return pos[(std::int64_t(yy) * r + xx) * d + k]; };
-    const float top = __fadd_rn(__fmul_rn(at(ty.i0, tx.i0), tx.w0), __fmul_rn(at(ty.i0, tx.i1), tx.w1));
-    const float bottom = __fadd_rn(__fmul_rn(at(ty.i1, tx.i0), tx.w0), __fmul_rn(at(ty.i1, tx.i1), tx.w1));
-    out[i] = __fadd_rn(__fmul_rn(top, ty.w0), __fmul_rn(bottom, ty.w1));
-  }
-}
-
-inline void resample_pos_embed(const float* pos, int r, int d, int gh, int gw, float* out, cudaStream_t s) {
-  const std::int64_t n = std::int64_t(gh) * gw * d;
-  if (n == 0) return;
-  resample_pos_embed_kernel<float><<<grid_for(n), kThreads, 0, s>>>(pos, r, d, gh, gw, out);
-  check_launch("resample_pos_embed kernel");
-}
-
 // h[B, S+T, D]: h[b, :S] = prefix[S, D]; h[b, S+t] = patches[b*T+t] + pos[t].
 template <class T>
 __global__ void assemble_tokens_kernel(const T* __restrict__ prefix, const T* __restrict__ patches, const T* __restrict__ pos,
