@@ -32,12 +32,12 @@ done
 ((${#targets[@]})) || targets=(safetensors npy config image)
 cxx=${CXX:-clang++-14}
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -I"$repo/include" -I"$repo/models/radio/include" -I"$repo/backends/reference/include"
+       -I"$repo/include" -I"$repo/image/include" -I"$repo/models/radio/include" -I"$repo/models/timm/include" -I"$repo/backends/reference/include"
        -DVIT_FUZZ_CHECKPOINT="\"$repo/tests/data/radio/A/model.safetensors\"")
 mkdir -p "$out"/{bin,corpus,artifacts,logs}
 
 if ((seeds)); then
-  "$cxx" -std=c++20 -O1 -w -I"$repo/include" -I"$repo/models/radio/include" "$repo/fuzz/make_seeds.cpp" -o "$out/bin/make_seeds"
+  "$cxx" -std=c++20 -O1 -w -I"$repo/include" -I"$repo/image/include" -I"$repo/models/radio/include" "$repo/fuzz/make_seeds.cpp" -o "$out/bin/make_seeds"
   rm -rf "$repo/fuzz/corpus"
   "$out/bin/make_seeds" "$repo/fuzz/corpus" "$repo"
 fi

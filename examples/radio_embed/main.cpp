@@ -7,7 +7,9 @@
 #include "options.hpp"
 #include "run.hpp"
 #include "signals.hpp"
+#ifdef VIT_HAS_CPU_BACKEND
 #include "vit/backends/cpu.hpp"
+#endif
 #include "vit/backends/reference.hpp"
 #include "vit/version.hpp"
 
@@ -19,10 +21,14 @@ int dispatch(const radio_embed::Options& opt) {
     return radio_embed::run(b, opt, "fp32");
   }
   if (opt.backend == "cpu") {
+#ifdef VIT_HAS_CPU_BACKEND
     vit::cpu::Options o;
     o.threads = opt.threads;
     vit::cpu::Backend b(o);
     return radio_embed::run(b, opt, "fp32");
+#else
+    vit::fail(vit::ErrorKind::unsupported, "this build has no cpu backend (configure with oneDNN and -DVIT_CPU=ON)");
+#endif
   }
   if (opt.backend == "cuda") {
 #ifdef VIT_RADIO_EMBED_CUDA

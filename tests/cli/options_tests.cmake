@@ -6,7 +6,7 @@
 # and exit 77 (ctest: Skipped); with VIT_REQUIRE_VULKAN=1 / VIT_REQUIRE_CUDA=1 they fail instead.
 foreach(t test_cli_goldens test_cli_options)
   add_executable(${t} ${t}.cpp ${PROJECT_SOURCE_DIR}/tests/support/cli_main.cpp)
-  target_link_libraries(${t} PRIVATE Catch2::Catch2 vit::vit vit_project_flags vit_stb)
+  target_link_libraries(${t} PRIVATE Catch2::Catch2 vit::vit vit_project_flags vit::image)
   target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
   target_compile_definitions(${t} PRIVATE VIT_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data" RADIO_EMBED_BIN="$<TARGET_FILE:radio-embed>")
   if(TARGET vit::vulkan)

@@ -10,6 +10,7 @@
 
 #include "cli_run.hpp"
 #include "fixture_check.hpp"
+#include "timm_fixture_check.hpp"
 
 using namespace vit;
 
@@ -48,7 +49,31 @@ void check_cli_against_goldens(const std::string& backend, double max_abs_error)
   }
 }
 
+// vit-embed (the same program by its family-agnostic name) on every timm fixture input, against
+// timm's own outputs; the family is read from the folder.
+void check_cli_against_timm_goldens(const std::string& backend, double max_abs_error) {
+  for (const auto& tc : testing::timm_cases()) {
+    DYNAMIC_SECTION(backend << " timm " << tc.model << "/" << tc.name) {
+      const auto d = testing::cli_scratch("cli_goldens_timm", backend + "_" + tc.model + "_" + tc.name);
+      const std::string model = testing::timm_dir(tc.model), s = (d / "s.npy").string(), f = (d / "f.npy").string();
+      const std::string input = model + "/input_" + tc.name + ".npy";
+      const auto r = testing::run_radio_embed(
+          "--model " + model + " --input " + input + " --backend " + backend + " --summary " + s + " --features " + f + " --quiet", d, "vit-embed");
+      INFO(r.err);
+      REQUIRE(r.code == 0);
+      const testing::Tolerance bound{float(max_abs_error), 0.0f};
+      VIT_CHECK_CLOSE(io::read_npy(s), io::read_npy(model + "/" + tc.name + "/summary.npy"), bound);
+      VIT_CHECK_CLOSE(io::read_npy(f), io::read_npy(model + "/" + tc.name + "/features.npy"), bound);
+    }
+  }
+}
+
 }  // namespace
+
+TEST_CASE("vit-embed --backend reference matches timm", "[reference]") { check_cli_against_timm_goldens("reference", 1e-5); }
+TEST_CASE("vit-embed --backend cpu matches timm", "[cpu]") { check_cli_against_timm_goldens("cpu", 1e-5); }
+TEST_CASE("vit-embed --backend vulkan matches timm", "[vulkan]") { check_cli_against_timm_goldens("vulkan", testing::vulkan_fixture_max_abs_error); }
+TEST_CASE("vit-embed --backend cuda matches timm", "[cuda]") { check_cli_against_timm_goldens("cuda", 1e-4); }
 
 TEST_CASE("radio-embed --backend reference matches the PyTorch goldens", "[reference]") { check_cli_against_goldens("reference", testing::fixture_max_abs_error); }
 TEST_CASE("radio-embed --backend cpu matches the PyTorch goldens", "[cpu]") { check_cli_against_goldens("cpu", testing::fixture_max_abs_error); }

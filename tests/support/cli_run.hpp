@@ -37,10 +37,12 @@ inline std::string slurp(const std::filesystem::path& p) {
   return s.str();
 }
 
-// `radio-embed <args>`; stdout and stderr go through files in `dir`.
-inline CliResult run_radio_embed(const std::string& args, const std::filesystem::path& dir) {
+// `radio-embed <args>` (or, with `program` "vit-embed", the same program by its other name, the
+// link beside it); stdout and stderr go through files in `dir`.
+inline CliResult run_radio_embed(const std::string& args, const std::filesystem::path& dir, const std::string& program = "radio-embed") {
   const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd = std::string(RADIO_EMBED_BIN) + " " + args + " >" + out.string() + " 2>" + err.string();
+  const std::filesystem::path bin = std::filesystem::path(RADIO_EMBED_BIN).parent_path() / program;
+  const std::string cmd = bin.string() + " " + args + " >" + out.string() + " 2>" + err.string();
   const int rc = std::system(cmd.c_str());
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(out), slurp(err)};
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fixture_check.hpp"
 #include "op_check.hpp"
 #include "vit/io/npy.hpp"
 #include "vit/model.hpp"
@@ -27,7 +28,7 @@ inline std::string timm_dir(const std::string& model) { return std::string(VIT_T
 
 // Every timm fixture case on backend B: max |error| <= max_abs_error on summary and features.
 template <Backend B>
-void check_timm_fixtures(B& b, double max_abs_error = 1e-5) {
+void check_timm_fixtures(B& b, double max_abs_error = fixture_max_abs_error) {
   for (const auto& tc : timm_cases()) {
     DYNAMIC_SECTION(tc.model << "/" << tc.name) {
       const std::string dir = timm_dir(tc.model);
