@@ -2,6 +2,7 @@
 // the JSON parser, and .npy round trips.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -223,4 +224,36 @@ TEST_CASE("AtomicFile leaves nothing behind when not committed") {
   CHECK_FALSE(fs::exists(path));
   for (const auto& e : fs::directory_iterator(fs::path(path).parent_path()))
     CHECK(e.path().filename().string().find("atomic.bin.tmp") == std::string::npos);
+}
+
+TEST_CASE("safetensors: empty tensors never overlap, whatever the order of the header") {
+  // Python's safetensors loads files with zero-element tensors (data_offsets [k, k]); the overlap
+  // check used to refuse some of them depending on the order of the entries.
+  std::vector<std::string> entries = {R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})",
+                                      R"("e0":{"dtype":"F32","shape":[0],"data_offsets":[0,0]})",
+                                      R"("e8":{"dtype":"F32","shape":[0,3],"data_offsets":[8,8]})",
+                                      R"("e4":{"dtype":"BF16","shape":[2,0],"data_offsets":[4,4]})",
+                                      R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]})"};
+  std::sort(entries.begin(), entries.end());
+  int n = 0;
+  do {
+    std::string header = "{";
+    for (std::size_t i = 0; i < entries.size(); ++i) header += (i ? "," : "") + entries[i];
+    header += "}";
+    INFO(header);
+    std::string path = write_raw("empty-order.safetensors", header, 12);
+    io::SafeTensors st(path);
+    CHECK(st.tensors().size() == 5);
+    CHECK(st.to_float(st.at("e4")).data.empty());
+    CHECK(st.to_float(st.at("b")).shape == Shape{1});
+    ++n;
+  } while (std::next_permutation(entries.begin(), entries.end()));
+  CHECK(n == 120);
+  // Empty tensors at the end of the data, and still range-checked.
+  CHECK_NOTHROW(io::SafeTensors(write_raw("empty-end.safetensors", R"({"z":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4)));
+  expect_format_error(write_raw("empty-past.safetensors", R"({"z":{"dtype":"F32","shape":[0],"data_offsets":[9,9]}})", 4), "past the data");
+  // Non-empty tensors that share bytes are still refused, with empty ones in between.
+  expect_format_error(write_raw("overlap-empty.safetensors",
+                                R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+                      "overlap");
 }

@@ -145,7 +145,10 @@ class SafeTensors {
       index_[name] = tensors_.size();
       tensors_.push_back(TensorView{name, *dtype, Shape(std::move(dims)), data.subspan(std::size_t(begin), std::size_t(nbytes))});
     }
-    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+    // Empty tensors (begin == end) hold no bytes and never overlap anything (their offsets were
+    // range-checked above); the rest, sorted by (begin, end), must not share a byte.
+    std::erase_if(ranges, [](const Range& r) { return r.begin == r.end; });
+    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
     for (std::size_t i = 1; i < ranges.size(); ++i)
       if (ranges[i].begin < ranges[i - 1].end)
         bad("tensors '" + tensors_[ranges[i - 1].index].name + "' and '" + tensors_[ranges[i].index].name + "' overlap");
