@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <vector>
 #include <string>
 
 #include "vit/io/json.hpp"
@@ -256,4 +258,46 @@ TEST_CASE("safetensors: empty tensors never overlap, whatever the order of the h
   expect_format_error(write_raw("overlap-empty.safetensors",
                                 R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
                       "overlap");
+}
+
+TEST_CASE("safetensors: the writer refuses names and metadata that are not valid UTF-8") {
+  // A header with invalid UTF-8 is not JSON: Python's safetensors refuses the whole file.
+  std::string path = temp_path("utf8.safetensors");
+  fs::remove(path);
+  auto expect_refused = [&](const std::vector<io::TensorToWrite>& tensors, const std::map<std::string, std::string>& meta,
+                            const std::string& needle) {
+    try {
+      io::write_safetensors(path, tensors, meta);
+      FAIL("expected an error containing '" << needle << "'");
+    } catch (const Error& e) {
+      INFO(e.what());
+      CHECK(e.kind() == ErrorKind::argument);
+      CHECK(std::string(e.what()).find(needle) != std::string::npos);
+      CHECK(std::string(e.what()).find('\n') == std::string::npos);
+    }
+    CHECK_FALSE(fs::exists(path));  // nothing written, not even a temporary file
+    for (const auto& e : fs::directory_iterator(fs::path(path).parent_path()))
+      CHECK(e.path().filename().string().find("utf8.safetensors") == std::string::npos);
+  };
+  io::TensorToWrite ok{"w", Shape{1}, {1.0f}, {}, false};
+  expect_refused({{"bad\xff", Shape{1}, {1.0f}, {}, false}}, {}, "tensor name \"bad\\xff\"");
+  expect_refused({ok}, {{"key\xc3", "v"}}, "metadata key \"key\\xc3\"");
+  expect_refused({ok}, {{"k", "caf\xe9!"}}, "metadata value for 'k' \"caf\\xe9!\"");
+  expect_refused({ok}, {{"k", "\xed\xa0\x80"}}, "\\xed\\xa0\\x80");  // an encoded surrogate
+  // Valid UTF-8 (multi-byte included) is written and read back unchanged.
+  io::write_safetensors(path, {{"w\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", Shape{1}, {2.0f}, {}, false}}, {{"n\xc3\xa9", "\xe6\x97\xa5"}});
+  io::SafeTensors st(path);
+  CHECK(st.find("w\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80") != nullptr);
+  CHECK(st.metadata().at("n\xc3\xa9") == "\xe6\x97\xa5");
+}
+
+TEST_CASE("json::is_valid_utf8 follows RFC 3629; quote_bytes renders any bytes on one line") {
+  for (const char* ok : {"", "plain ascii", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xed\x9f\xbf", "\xee\x80\x80", "\xf4\x8f\xbf\xbf", "\x7f"})
+    CHECK(json::is_valid_utf8(ok));
+  for (const char* bad : {"\x80", "\xbf", "\xc0\xaf", "\xc1\xbf", "\xc3", "\xc3\x28", "\xe0\x80\xaf", "\xe0\x9f\xbf", "\xe2\x82", "\xed\xa0\x80",
+                          "\xed\xbf\xbf", "\xf0\x80\x80\xaf", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "ok\xfe"})
+    CHECK_FALSE(json::is_valid_utf8(bad));
+  CHECK(json::is_valid_utf8(std::string_view("a\0b", 3)));  // NUL is valid UTF-8
+  CHECK(json::quote_bytes("a\"b\\c\xff\n") == "\"a\\\"b\\\\c\\xff\\x0a\"");
+  CHECK(json::quote_bytes(std::string(100, 'x'), 4) == "\"xxxx\"...");
 }
