@@ -301,3 +301,14 @@ TEST_CASE("json::is_valid_utf8 follows RFC 3629; quote_bytes renders any bytes o
   CHECK(json::quote_bytes("a\"b\\c\xff\n") == "\"a\\\"b\\\\c\\xff\\x0a\"");
   CHECK(json::quote_bytes(std::string(100, 'x'), 4) == "\"xxxx\"...");
 }
+
+TEST_CASE("json::describe says what a value is, for expected-vs-got messages") {
+  CHECK(json::describe(json::parse("128.0")) == "the number 128.0");
+  CHECK(json::describe(json::parse("0.1")) == "the number 0.1");
+  CHECK(json::describe(json::parse("-7")) == "the number -7");
+  CHECK(json::describe(json::parse("\"128\"")) == "the string \"128\"");
+  CHECK(json::describe(json::parse("[1, 2]")) == "an array of 2 elements");
+  CHECK(json::describe(json::parse("{}")) == "an object");
+  CHECK(json::describe(json::parse("null")) == "null");
+  CHECK(json::describe(json::parse("false")) == "false");
+}

@@ -248,3 +248,74 @@ TEST_CASE("bad models and inputs give clear errors") {
   expect_error([&] { model.forward(HostTensor(Shape{3, 32, 32})); }, ErrorKind::shape, "expected [B, 3, H, W]");
   expect_error([&] { model.forward(HostTensor(Shape{0, 3, 32, 32})); }, ErrorKind::shape, "empty");
 }
+
+TEST_CASE("HF config fields of the wrong type are errors, not silently the default") {
+  fs::path dir = temp_dir("typed-hf");
+  fs::copy_file(fixture("A") + "/model.safetensors", dir / "model.safetensors");
+  const std::string hf = io::read_text_file(fixture("A") + "/config.json");
+  auto open_with = [&](const std::string& from, const std::string& to) {
+    std::string s = hf;
+    REQUIRE(s.find(from) != std::string::npos);
+    s.replace(s.find(from), from.size(), to);
+    std::ofstream(dir / "config.json") << s;
+    return open_snapshot(dir.string());
+  };
+  const std::string pref = "\"preferred_resolution\": [\n    128,\n    128\n  ]";
+  struct Case { std::string from, to, message; };
+  for (const Case& c : std::vector<Case>{
+           {"\"max_resolution\": 128", "\"max_resolution\": \"128\"", "config.json: field 'max_resolution': expected an integer, got the string \"128\""},
+           {"\"max_resolution\": 128", "\"max_resolution\": 128.0", "field 'max_resolution': expected an integer, got the number 128.0"},
+           {"\"max_resolution\": 128", "\"max_resolution\": 1180591620717411303424", "field 'max_resolution': expected an integer, got the number 1.1805916207174113e+21"},
+           {"\"max_resolution\": 128", "\"max_resolution\": 4294967424", "field 'max_resolution': expected a 32-bit integer, got 4294967424"},
+           {"\"max_resolution\": 128", "\"max_resolution\": true", "field 'max_resolution': expected an integer, got true"},
+           {pref, "\"preferred_resolution\": [128]", "field 'preferred_resolution': expected [height, width] (2 integers), got an array of 1 element"},
+           {pref, "\"preferred_resolution\": [128, \"128\"]", "field 'preferred_resolution[1]': expected an integer, got the string \"128\""},
+           {pref, "\"preferred_resolution\": 128", "field 'preferred_resolution': expected [height, width] (2 integers), got the number 128"},
+           {"\"patch_size\": 16", "\"patch_size\": \"16\"", "field 'patch_size': expected an integer, got the string \"16\""},
+           {"\"version\": \"c-radio_v3-b\"", "\"version\": 3", "field 'version': expected a string, got the number 3"},
+           {"\"args\": {", "\"args\": [], \"x\": {", "field 'args': expected an object, got an array of 0 elements"},
+           {"\"model\": \"vit_base_patch16_224\"", "\"model\": 5", "field 'args.model': expected a string, got the number 5"},
+           {"\"embed_dim\": 64", "\"embed_dim\": 64.0", "field 'args.model_kwargs.embed_dim': expected an integer, got the number 64.0"},
+           {"\"depth\": 2", "\"depth\": \"2\"", "field 'args.model_kwargs.depth': expected an integer, got the string \"2\""},
+           {"\"model_kwargs\": {", "\"model_kwargs\": [], \"x\": {", "field 'args.model_kwargs': expected an object, got an array of 0 elements"},
+           {"\"cls_token_per_teacher\": true", "\"cls_token_per_teacher\": \"true\"", "field 'args.cls_token_per_teacher': expected true or false, got the string \"true\""},
+           {"\"use_summary\": false", "\"use_summary\": 0", "field 'args.teachers[3].use_summary': expected true or false, got the number 0"},
+           {"\"name\": \"siglip\"", "\"name\": null", "field 'args.teachers[1].name': expected a string, got null"},
+           {"\"teachers\": [", "\"teachers\": {\"a\": 1}, \"x\": [", "field 'args.teachers': expected an array, got an object"},
+       }) {
+    INFO(c.to);
+    expect_error([&] { open_with(c.from, c.to); }, ErrorKind::config, c.message);
+  }
+  // null in an optional HF field means "not set": the default is used.
+  CHECK(open_with("\"max_resolution\": 128", "\"max_resolution\": null").config.max_resolution == 2048);
+  CHECK(open_with(pref, "\"preferred_resolution\": null").config.preferred_resolution == std::array<int, 2>{512, 512});
+  CHECK(open_with("\"max_resolution\": 128", "\"max_resolution\": 96").config.max_resolution == 96);
+}
+
+TEST_CASE("project config fields of the wrong type are errors naming the field") {
+  Config base = open_snapshot(fixture("A")).config;
+  auto load_with = [&](const std::string& field, const std::string& value) {
+    json::Value v = base.to_json();
+    for (auto& [k, x] : v.as_object())
+      if (k == field) x = json::parse(value);
+    return Config::from_json(v, "own.json");
+  };
+  struct Case { std::string field, value, message; };
+  for (const Case& c : std::vector<Case>{
+           {"embed_dim", "\"64\"", "own.json: field 'embed_dim': expected an integer, got the string \"64\""},
+           {"depth", "2.0", "field 'depth': expected an integer, got the number 2.0"},
+           {"max_resolution", "\"128\"", "field 'max_resolution': expected an integer, got the string \"128\""},
+           {"max_resolution", "1180591620717411303424", "field 'max_resolution': expected an integer, got the number 1.1805916207174113e+21"},
+           {"max_resolution", "null", "field 'max_resolution': expected an integer, got null"},
+           {"preferred_resolution", "[128]", "field 'preferred_resolution': expected [height, width] (2 integers), got an array of 1 element"},
+           {"patch_bias", "\"false\"", "field 'patch_bias': expected true or false, got the string \"false\""},
+           {"name", "7", "field 'name': expected a string, got the number 7"},
+           {"summary_idxs", "[0, 1.5]", "field 'summary_idxs[1]': expected an integer, got the number 1.5"},
+           {"summary_idxs", "\"0\"", "field 'summary_idxs': expected an array of integers, got the string \"0\""},
+           {"format_version", "\"1\"", "field 'format_version': expected an integer, got the string \"1\""},
+       }) {
+    INFO(c.field << " = " << c.value);
+    expect_error([&] { load_with(c.field, c.value); }, ErrorKind::config, c.message);
+  }
+  CHECK(load_with("max_resolution", "96").max_resolution == 96);
+}

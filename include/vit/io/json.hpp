@@ -349,6 +349,28 @@ inline std::string quote_bytes(std::string_view s, std::size_t max_bytes = 80) {
   }
   return out + (s.size() > max_bytes ? "\"..." : "\"");
 }
+
+// What a value is, for "expected X, got Y" messages: null, true, the number 128.0, the string
+// "128", an array of 1 element, an object.
+inline std::string describe(const Value& v) {
+  if (v.is_null()) return "null";
+  if (v.is_bool()) return v.as_bool() ? "true" : "false";
+  if (v.is_integer()) return "the number " + std::to_string(v.as_int());
+  if (v.is_number()) {
+    char buf[40];
+    for (int digits = 15; digits <= 17; ++digits) {  // the shortest form that reads back exactly
+      std::snprintf(buf, sizeof buf, "%.*g", digits, v.as_double());
+      if (std::strtod(buf, nullptr) == v.as_double()) break;
+    }
+    std::string text = buf;
+    if (text.find_first_of(".e") == std::string::npos) text += ".0";  // 128.0 is not the integer 128
+    return "the number " + text;
+  }
+  if (v.is_string()) return "the string " + quote_bytes(v.as_string(), 40);
+  if (v.is_array()) return "an array of " + std::to_string(v.as_array().size()) + (v.as_array().size() == 1 ? " element" : " elements");
+  return "an object";
+}
+
 // Serialises a value; indent > 0 pretty-prints with that many spaces per level.
 inline void dump(const Value& v, std::string& out, int indent = 2, int level = 0) {
   auto newline = [&](int lvl) {

@@ -3,6 +3,8 @@
 // or derived from a HuggingFace C-RADIO snapshot (importer.hpp), and can be written back out.
 #pragma once
 #include <array>
+#include <climits>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -11,6 +13,36 @@
 #include "vit/io/json.hpp"
 
 namespace vit::models::radio {
+
+// Typed reads of config fields. A field that is present but not of the expected type is a config
+// error "<where>: field '<name>': expected <type>, got <what it holds>" — never silently the default.
+namespace field {
+
+[[noreturn]] inline void wrong(const std::string& where, const std::string& name, const std::string& expected, const json::Value& got) {
+  fail(ErrorKind::config, where + ": field '" + name + "': expected " + expected + ", got " + json::describe(got));
+}
+// An integer literal that fits in an int (128.0, "128" and 2^70 do not).
+inline int to_int(const json::Value& x, const std::string& where, const std::string& name) {
+  if (!x.is_integer()) wrong(where, name, "an integer", x);
+  if (x.as_int() < INT32_MIN || x.as_int() > INT32_MAX)
+    fail(ErrorKind::config, where + ": field '" + name + "': expected a 32-bit integer, got " + std::to_string(x.as_int()));
+  return int(x.as_int());
+}
+inline bool to_bool(const json::Value& x, const std::string& where, const std::string& name) {
+  if (!x.is_bool()) wrong(where, name, "true or false", x);
+  return x.as_bool();
+}
+inline const std::string& to_string(const json::Value& x, const std::string& where, const std::string& name) {
+  if (!x.is_string()) wrong(where, name, "a string", x);
+  return x.as_string();
+}
+// [height, width]: an array of exactly two integers.
+inline std::array<int, 2> to_int_pair(const json::Value& x, const std::string& where, const std::string& name) {
+  if (!x.is_array() || x.as_array().size() != 2) wrong(where, name, "[height, width] (2 integers)", x);
+  return {to_int(x.as_array()[0], where, name + "[0]"), to_int(x.as_array()[1], where, name + "[1]")};
+}
+
+}  // namespace field
 
 struct Config {
   static constexpr int kFormatVersion = 1;
@@ -111,31 +143,25 @@ struct Config {
     });
   }
 
+  // Reads the project's JSON config; every field must have its type (see namespace field).
   static Config from_json(const json::Value& v, const std::string& where) {
     auto bad = [&](const std::string& what) -> void { fail(ErrorKind::config, where + ": " + what); };
     if (!v.is_object()) bad("expected a JSON object");
     const json::Value* fv = v.find("format_version");
-    if (!fv || !fv->is_integer()) bad("missing integer 'format_version'");
-    if (fv->as_int() != kFormatVersion)
-      bad("format_version " + std::to_string(fv->as_int()) + " is not supported (expected " + std::to_string(kFormatVersion) + ")");
+    if (!fv) bad("missing integer 'format_version'");
+    if (int version = field::to_int(*fv, where, "format_version"); version != kFormatVersion)
+      bad("format_version " + std::to_string(version) + " is not supported (expected " + std::to_string(kFormatVersion) + ")");
     Config c;
-    auto get_int = [&](const char* key, int& dst) {
+    auto get_int = [&](const char* key, int& dst, bool required = true) {
       const json::Value* x = v.find(key);
-      if (!x) bad(std::string("missing '") + key + "'");
-      if (!x->is_integer() || x->as_int() < INT32_MIN || x->as_int() > INT32_MAX) bad(std::string("'") + key + "' must be an integer");
-      dst = int(x->as_int());
+      if (!x && required) bad(std::string("missing '") + key + "'");
+      if (x) dst = field::to_int(*x, where, key);
     };
-    auto get_bool = [&](const char* key, bool& dst) {
-      const json::Value* x = v.find(key);
-      if (!x) return;  // optional parts default to absent
-      if (!x->is_bool()) bad(std::string("'") + key + "' must be true or false");
-      dst = x->as_bool();
+    auto get_bool = [&](const char* key, bool& dst) {  // optional parts default to absent
+      if (const json::Value* x = v.find(key)) dst = field::to_bool(*x, where, key);
     };
     auto get_str = [&](const char* key, std::string& dst) {
-      const json::Value* x = v.find(key);
-      if (!x) return;
-      if (!x->is_string()) bad(std::string("'") + key + "' must be a string");
-      dst = x->as_string();
+      if (const json::Value* x = v.find(key)) dst = field::to_string(*x, where, key);
     };
     get_str("name", c.name);
     get_str("version", c.version);
@@ -153,21 +179,17 @@ struct Config {
     get_bool("mlp_norm", c.mlp_norm);
     get_bool("final_norm", c.final_norm);
     get_bool("feature_normalizer", c.feature_normalizer);
-    if (v.find("max_resolution")) get_int("max_resolution", c.max_resolution);
+    get_int("max_resolution", c.max_resolution, /*required=*/false);
     const json::Value* idx = v.find("summary_idxs");
-    if (!idx || !idx->is_array()) bad("missing array 'summary_idxs'");
+    if (!idx) bad("missing array 'summary_idxs'");
+    if (!idx->is_array()) field::wrong(where, "summary_idxs", "an array of integers", *idx);
     c.summary_idxs.clear();
-    for (const auto& i : idx->as_array()) {
-      if (!i.is_integer()) bad("'summary_idxs' must hold integers");
-      c.summary_idxs.push_back(i.as_int());
+    for (std::size_t i = 0; i < idx->as_array().size(); ++i) {
+      const json::Value& x = idx->as_array()[i];
+      if (!x.is_integer()) field::wrong(where, "summary_idxs[" + std::to_string(i) + "]", "an integer", x);
+      c.summary_idxs.push_back(x.as_int());
     }
-    if (const json::Value* pr = v.find("preferred_resolution")) {
-      if (!pr->is_array() || pr->as_array().size() != 2 || !pr->as_array()[0].is_integer() || !pr->as_array()[1].is_integer())
-        bad("'preferred_resolution' must be [height, width]");
-      for (const auto& d : pr->as_array())
-        if (d.as_int() < 1 || d.as_int() > kMaxResolution) bad("'preferred_resolution' entries must be in [1, " + std::to_string(kMaxResolution) + "]");
-      c.preferred_resolution = {int(pr->as_array()[0].as_int()), int(pr->as_array()[1].as_int())};
-    }
+    if (const json::Value* pr = v.find("preferred_resolution")) c.preferred_resolution = field::to_int_pair(*pr, where, "preferred_resolution");
     c.validate(where);
     return c;
   }
