@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 
 #include "fixture_check.hpp"
 #include "vit/backends/reference.hpp"
@@ -23,15 +24,21 @@ fs::path temp_dir(const std::string& name) {
 }
 
 // Copies a checkpoint, renaming keys with `rename` (return "" to drop a tensor) and appending `extra`.
+// `edit` (if set) may change the fp32 values of each tensor.
 void copy_checkpoint(const std::string& src, const std::string& dst, const std::function<std::string(const std::string&)>& rename,
-                     std::vector<io::TensorToWrite> extra = {}) {
+                     std::vector<io::TensorToWrite> extra = {},
+                     const std::function<void(const std::string&, std::vector<float>&)>& edit = {}) {
   io::SafeTensors st(src);
   std::vector<io::TensorToWrite> out;
   for (const auto& t : st.tensors()) {
     std::string name = rename(t.name);
     if (name.empty()) continue;
-    if (t.dtype == DType::i64) out.push_back({name, t.shape, {}, st.to_int64(t), true});
-    else out.push_back({name, t.shape, st.to_float(t).data, {}, false});
+    if (t.dtype == DType::i64) {
+      out.push_back({name, t.shape, {}, st.to_int64(t), true});
+    } else {
+      out.push_back({name, t.shape, st.to_float(t).data, {}, false});
+      if (edit) edit(name, out.back().f32);
+    }
   }
   for (auto& e : extra) out.push_back(std::move(e));
   io::write_safetensors(dst, out);
@@ -247,6 +254,52 @@ TEST_CASE("bad models and inputs give clear errors") {
   expect_error([&] { model.forward(HostTensor(Shape{1, 4, 32, 32})); }, ErrorKind::shape, "expected [B, 3, H, W]");
   expect_error([&] { model.forward(HostTensor(Shape{3, 32, 32})); }, ErrorKind::shape, "expected [B, 3, H, W]");
   expect_error([&] { model.forward(HostTensor(Shape{0, 3, 32, 32})); }, ErrorKind::shape, "empty");
+}
+
+namespace {
+// Fixture A with some values changed by `edit`, in a fresh folder.
+std::string edited_a(const std::string& name, const std::function<void(const std::string&, std::vector<float>&)>& edit) {
+  fs::path dir = temp_dir(name);
+  fs::copy_file(fixture("A") + "/config.json", dir / "config.json");
+  copy_checkpoint(fixture("A") + "/model.safetensors", (dir / "model.safetensors").string(), [](const std::string& k) { return k; }, {}, edit);
+  return dir.string();
+}
+void build_model(const std::string& dir) {
+  Snapshot snap = open_snapshot(dir);
+  reference::Backend b;
+  Model<reference::Backend> model(b, snap.config, *snap.weights);
+}
+}  // namespace
+
+TEST_CASE("weights with NaN or Inf are refused at load, naming the file, the tensor and the count") {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  std::string dir = edited_a("nonfinite", [&](const std::string& k, std::vector<float>& v) {
+    if (k == "radio_model.model.blocks.0.attn.qkv.weight") {
+      v[0] = nan;
+      v[17] = inf;
+      v[v.size() - 1] = -inf;
+    }
+  });
+  expect_error([&] { build_model(dir); }, ErrorKind::format,
+               "model.safetensors: tensor 'radio_model.model.blocks.0.attn.qkv.weight' holds 3 non-finite values (NaN/Inf)");
+  std::string one = edited_a("nonfinite-pos", [&](const std::string& k, std::vector<float>& v) {
+    if (k == "radio_model.model.patch_generator.pos_embed") v[5] = nan;
+  });
+  expect_error([&] { build_model(one); }, ErrorKind::format, "tensor 'radio_model.model.patch_generator.pos_embed' holds 1 non-finite value (NaN/Inf)");
+}
+
+TEST_CASE("a zero, negative or non-finite input_conditioner.norm_std is refused at load") {
+  for (float bad : {0.0f, -0.25f, -0.0f, std::numeric_limits<float>::infinity()}) {
+    INFO(bad);
+    std::string dir = edited_a("std", [&](const std::string& k, std::vector<float>& v) {
+      if (k == "radio_model.input_conditioner.norm_std") v[1] = bad;
+    });
+    expect_error([&] { build_model(dir); }, ErrorKind::format, "tensor 'radio_model.input_conditioner.norm_std'");
+  }
+  std::string zero = edited_a("std0", [&](const std::string& k, std::vector<float>& v) {
+    if (k == "radio_model.input_conditioner.norm_std") v[2] = 0.0f;
+  });
+  expect_error([&] { build_model(zero); }, ErrorKind::format, "entry 2 is 0, expected a positive finite value");
 }
 
 TEST_CASE("HF config fields of the wrong type are errors, not silently the default") {
