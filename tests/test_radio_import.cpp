@@ -372,3 +372,32 @@ TEST_CASE("project config fields of the wrong type are errors naming the field")
   }
   CHECK(load_with("max_resolution", "96").max_resolution == 96);
 }
+
+TEST_CASE("parameter_count is exactly the number of weight values the model loads") {
+  for (const char* m : {"A", "C"}) {
+    INFO(m);
+    Snapshot snap = open_snapshot(fixture(m));
+    reference::Backend b;
+    Model<reference::Backend> model(b, snap.config, *snap.weights);
+    const auto& st = dynamic_cast<SafeTensorsWeights&>(*snap.weights);
+    auto unused = st.unused();
+    std::int64_t used = 0;
+    for (const auto& t : st.file().tensors())
+      if (std::find(unused.begin(), unused.end(), t.name) == unused.end()) used += t.shape.numel();
+    CHECK(snap.config.parameter_count() == used);
+  }
+}
+
+TEST_CASE("an input whose activations exceed the budget is refused before allocating") {
+  // A model with a tiny weight set but a huge MLP width: activations grow with the input.
+  Config c = open_snapshot(fixture("A")).config;
+  c.depth = 0;
+  c.mlp_hidden = Config::kMaxDim * 8;  // 2 MiB of activations per token
+  reference::Backend b;
+  RandomWeights w(1);
+  Model<reference::Backend> model(b, c, w);
+  CHECK(model.forward(HostTensor(Shape{1, 3, 32, 32})).features.shape == Shape{1, 4, 64});
+  // 34816 tokens x 2 MiB: about 73 GB.
+  expect_error([&] { model.forward(HostTensor(Shape{34, 3, 512, 512})); }, ErrorKind::out_of_memory,
+               "input [34, 3, 512, 512] needs");
+}

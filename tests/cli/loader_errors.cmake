@@ -6,3 +6,5 @@ cli_error(zero_norm_std "radio-embed: error: .*model.safetensors: tensor 'radio_
   --model ${bad}/zero-std --input ${data}/A/input_sq128.npy --summary ${out}/s.npy --features ${out}/f.npy)
 cli_error(config_field_type "radio-embed: error: .*config.json: field 'max_resolution': expected an integer, got the string \"128\""
   --model ${bad}/typed-config --input ${data}/A/input_sq128.npy --summary ${out}/s.npy --features ${out}/f.npy)
+cli_error(model_too_large "radio-embed: error: .*config.json: 206.3 G parameters \\(825.1 GB in fp32\\) exceed the limit of 4 G parameters"
+  --model ${bad}/huge-config --input ${data}/A/input_sq128.npy --summary ${out}/s.npy --features ${out}/f.npy)

@@ -49,6 +49,13 @@ struct Config {
   static constexpr int kMaxDim = 1 << 16;          // embed_dim limit (mlp_hidden: 8x this)
   static constexpr int kMaxTokens = 1 << 12;       // cls tokens, registers
   static constexpr int kMaxResolution = 1 << 16;   // max_resolution, preferred_resolution
+  // Total weights a config may describe. The per-field limits alone admit absurd models (embed_dim
+  // 4096 x depth 1024 x mlp_hidden 16384: 206 G parameters), which would only fail after many GB
+  // of allocations. The largest real C-RADIO variant (g) has about 1.16 G; 4 G (16 GB in fp32)
+  // leaves ample margin.
+  static constexpr std::int64_t kMaxParameters = 4'000'000'000;
+  // Activation memory one forward may allocate (Model's workspace), checked before allocating.
+  static constexpr std::uint64_t kMaxActivationBytes = 64ull << 30;  // 64 GiB
 
   std::string name;            // e.g. "C-RADIOv3-B"
   std::string version;         // HF RESOURCE_MAP key, e.g. "c-radio_v3-b"
@@ -75,7 +82,10 @@ struct Config {
   int num_prefix_tokens() const { return num_cls_tokens + num_registers; }
   int summary_dim() const { return int(summary_idxs.size()) * embed_dim; }
 
-  // Number of weights (patch embedder, position grid, prefix tokens, blocks, optional parts).
+  // Exact number of weight values the model loads: input conditioner mean/std (3 + 3), patch
+  // embedder [+ bias], the R×R position grid, prefix tokens, per block qkv/proj/fc1/fc2 with biases,
+  // norm1/norm2 [, layer scales][, MLP LayerNorm], [final norm], [PHI-S tx + mean].
+  // Exact in int64 for any config within the per-field limits (validate() checks those first).
   std::int64_t parameter_count() const {
     const std::int64_t d = embed_dim, m = mlp_hidden, p = patch_size, r = pos_grid;
     std::int64_t block = 3 * d * d + 3 * d + d * d + d  // qkv, proj
@@ -83,10 +93,22 @@ struct Config {
                          + 4 * d;                       // norm1, norm2
     if (layer_scale) block += 2 * d;
     if (mlp_norm) block += 2 * m;
-    std::int64_t n = 3 * p * p * d + (patch_bias ? d : 0) + r * r * d + std::int64_t(num_prefix_tokens()) * d + depth * block;
+    std::int64_t n = 6 + 3 * p * p * d + (patch_bias ? d : 0) + r * r * d + std::int64_t(num_prefix_tokens()) * d + depth * block;
     if (final_norm) n += 2 * d;
     if (feature_normalizer) n += d * d + d;
     return n;
+  }
+
+  // Bytes of fp32 activations Model::forward allocates for images [batch, 3, height, width]: input,
+  // patches, tokens, position grid, hidden states, one block's workspace, summary and features.
+  // In double so that no input shape can overflow it.
+  double activation_bytes(std::int64_t batch, std::int64_t height, std::int64_t width) const {
+    const double b = double(batch), p = patch_size, d = embed_dim, m = mlp_hidden;
+    const double t = double(height / patch_size) * double(width / patch_size), n = num_prefix_tokens() + t;
+    const double floats = b * 3 * double(height) * double(width) + b * t * 3 * p * p + b * t * d + t * d  // input, patches, tokens, pos
+                          + b * n * d * 6 + b * n * m * (mlp_norm ? 2 : 1)  // h, normed, qkv (3), attn; MLP hidden [+ normed]
+                          + b * double(summary_idxs.size()) * d + b * t * d;  // summary, features
+    return 4 * floats;
   }
 
   // Throws a config error if the numbers cannot describe a working model.
@@ -114,6 +136,11 @@ struct Config {
              preferred_resolution[1] <= kMaxResolution,
          "preferred_resolution must be in [1, " + std::to_string(kMaxResolution) + "], got " + std::to_string(preferred_resolution[0]) +
              "x" + std::to_string(preferred_resolution[1]));
+    // The whole model, once each field is known to be in range (so the count cannot overflow).
+    const std::int64_t params = parameter_count();
+    char size[96];
+    std::snprintf(size, sizeof size, "%.1f G parameters (%.1f GB in fp32)", double(params) / 1e9, double(params) * 4 / 1e9);
+    need(params <= kMaxParameters, std::string(size) + " exceed the limit of " + std::to_string(kMaxParameters / 1'000'000'000) + " G parameters");
   }
 
   json::Value to_json() const {

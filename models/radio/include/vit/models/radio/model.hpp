@@ -173,6 +173,10 @@ class Model {
           "input: height and width must be multiples of the patch size " + std::to_string(p) + ", got " +
               std::to_string(s[2]) + "x" + std::to_string(s[3]) + " (resize to the nearest supported resolution first)");
     if (ws_ && ws_->shape == s) return *ws_;
+    const double bytes = cfg_.activation_bytes(s[0], s[2], s[3]);
+    check(bytes <= double(Config::kMaxActivationBytes), ErrorKind::out_of_memory,
+          "input " + s.str() + " needs " + std::to_string(std::llround(bytes / 1e9)) + " GB of activations, more than the limit of " +
+              std::to_string(Config::kMaxActivationBytes >> 30) + " GiB (use a smaller batch or resolution)");
     ws_.reset();  // free the old activations before allocating new ones
     const std::int64_t batch = s[0], d = cfg_.embed_dim, t = (s[2] / p) * (s[3] / p), n = cfg_.num_prefix_tokens() + t;
     const int gh = int(s[2] / p), gw = int(s[3] / p);
