@@ -207,7 +207,15 @@ TEST_CASE("npy: float32 round trip, float64 conversion, and malformed files") {
     s += char(h.size() >> 8);
     return s + h + std::string(data_bytes, '\0');
   };
-  CHECK(io::read_npy(write_bytes("f8.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 16))).shape == Shape{2});
+  {
+    // float64 values are converted to the nearest float32, element by element in C order.
+    const double values[6] = {1.5, -2.25, 0.1, 1e10, -3.0e-5, 65504.0};
+    std::string bytes(reinterpret_cast<const char*>(values), sizeof values);  // little-endian host
+    HostTensor f8 = io::read_npy(write_bytes("f8.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", 0) + bytes));
+    CHECK(f8.shape == Shape{2, 3});
+    REQUIRE(f8.data.size() == 6);
+    for (int i = 0; i < 6; ++i) CHECK(f8.data[std::size_t(i)] == float(values[i]));
+  }
   CHECK_THROWS_AS(io::read_npy(write_bytes("magic.npy", "hello world")), Error);
   CHECK_THROWS_AS(io::read_npy(write_bytes("i4.npy", npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", 8))), Error);
   CHECK_THROWS_AS(io::read_npy(write_bytes("fortran.npy", npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", 8))), Error);
