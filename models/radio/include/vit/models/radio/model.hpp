@@ -10,6 +10,8 @@
 //        features = tokens after the prefix [-> PHI-S]      [B, T, D]
 #pragma once
 #include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <optional>
 #include <vector>
@@ -55,7 +57,16 @@ class Model {
     const std::int64_t d = cfg_.embed_dim, p = cfg_.patch_size, r = cfg_.pos_grid, m = cfg_.mlp_hidden;
     const std::string pg = "model.patch_generator.";
     mean_ = b_.upload(w.get("input_conditioner.norm_mean", Shape{3, 1, 1}));
-    std_ = b_.upload(w.get("input_conditioner.norm_std", Shape{3, 1, 1}));
+    {
+      HostTensor sd = w.get("input_conditioner.norm_std", Shape{3, 1, 1});  // the input is divided by it
+      for (std::size_t i = 0; i < 3; ++i) {
+        char value[32];
+        std::snprintf(value, sizeof value, "%g", double(sd.data[i]));
+        check(sd.data[i] > 0 && std::isfinite(sd.data[i]), ErrorKind::format,
+              w.describe("input_conditioner.norm_std") + ": entry " + std::to_string(i) + " is " + value + ", expected a positive finite value");
+      }
+      std_ = b_.upload(sd);
+    }
     {
       HostTensor weight = w.get(pg + "embedder.weight", Shape{d, 3 * p * p});
       std::optional<HostTensor> bias;
@@ -162,6 +173,10 @@ class Model {
           "input: height and width must be multiples of the patch size " + std::to_string(p) + ", got " +
               std::to_string(s[2]) + "x" + std::to_string(s[3]) + " (resize to the nearest supported resolution first)");
     if (ws_ && ws_->shape == s) return *ws_;
+    const double bytes = cfg_.activation_bytes(s[0], s[2], s[3]);
+    check(bytes <= double(Config::kMaxActivationBytes), ErrorKind::out_of_memory,
+          "input " + s.str() + " needs " + std::to_string(std::llround(bytes / 1e9)) + " GB of activations, more than the limit of " +
+              std::to_string(Config::kMaxActivationBytes >> 30) + " GiB (use a smaller batch or resolution)");
     ws_.reset();  // free the old activations before allocating new ones
     const std::int64_t batch = s[0], d = cfg_.embed_dim, t = (s[2] / p) * (s[3] / p), n = cfg_.num_prefix_tokens() + t;
     const int gh = int(s[2] / p), gw = int(s[3] / p);

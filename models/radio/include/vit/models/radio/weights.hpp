@@ -1,5 +1,5 @@
-// Where a model's weights come from: a safetensors checkpoint (SafeTensorsWeights) or a
-// deterministic random initialisation for benchmarks and teaching (RandomWeights).
+// Where a model's weights come from: a safetensors checkpoint (SafeTensorsWeights, which refuses
+// NaN/Inf values) or a deterministic random initialisation for benchmarks and teaching (RandomWeights).
 // Keys are relative to the RADIO module, e.g. "model.blocks.0.attn.qkv.weight".
 #pragma once
 #include <cmath>
@@ -19,6 +19,8 @@ class WeightSource {
   virtual ~WeightSource() = default;
   // The tensor `key` as fp32 with exactly the shape `expected`; throws if absent or mis-shaped.
   virtual HostTensor get(const std::string& key, const Shape& expected) const = 0;
+  // How error messages name the tensor `key`, e.g. "model.safetensors: tensor 'radio_model.x'".
+  virtual std::string describe(const std::string& key) const { return "tensor '" + key + "'"; }
 };
 
 // Reads tensors from a safetensors file, under a key prefix ("radio_model." for HF C-RADIO
@@ -28,14 +30,20 @@ class SafeTensorsWeights : public WeightSource {
   SafeTensorsWeights(std::shared_ptr<const io::SafeTensors> file, std::string prefix)
       : file_(std::move(file)), prefix_(std::move(prefix)) {}
 
+  // Also refuses a tensor holding NaN or Inf: one such weight makes every output NaN.
   HostTensor get(const std::string& key, const Shape& expected) const override {
     const io::TensorView* t = file_->find(prefix_ + key);
-    if (!t) fail(ErrorKind::format, file_->path() + ": tensor '" + prefix_ + key + "' is missing");
-    if (!(t->shape == expected))
-      fail(ErrorKind::shape, file_->path() + ": tensor '" + prefix_ + key + "': expected shape " + expected.str() + ", got " + t->shape.str());
+    if (!t) fail(ErrorKind::format, describe(key) + " is missing");
+    if (!(t->shape == expected)) fail(ErrorKind::shape, describe(key) + ": expected shape " + expected.str() + ", got " + t->shape.str());
     used_.insert(prefix_ + key);
-    return file_->to_float(*t);
+    HostTensor out = file_->to_float(*t);
+    std::size_t bad = 0;
+    for (float v : out.data) bad += !std::isfinite(v);
+    if (bad)
+      fail(ErrorKind::format, describe(key) + " holds " + std::to_string(bad) + (bad == 1 ? " non-finite value" : " non-finite values") + " (NaN/Inf)");
+    return out;
   }
+  std::string describe(const std::string& key) const override { return file_->path() + ": tensor '" + prefix_ + key + "'"; }
   bool has(const std::string& key) const { return file_->find(prefix_ + key) != nullptr; }
   const io::SafeTensors& file() const { return *file_; }
   const std::string& prefix() const { return prefix_; }
