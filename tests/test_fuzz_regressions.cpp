@@ -81,3 +81,18 @@ TEST_CASE("hardening: duplicate JSON keys are still refused, also in large objec
   CHECK_NOTHROW(vit::json::parse(text + "\"last\": 2}"));
   CHECK_THROWS_AS(vit::json::parse(text + "\"k1999\": 2}"), vit::Error);
 }
+
+TEST_CASE("hardening: a config whose fields pass their own limits but whose model is too large is refused") {
+  // Adversarial campaign (issue 16): embed_dim 4096 x depth 1024 x mlp_hidden 16384 each passed
+  // the per-field limits; the process grew past 5 GB before failing with "out of memory".
+  std::string text = R"({"format_version": 1, "patch_size": 16, "embed_dim": 4096, "depth": 1024, "num_heads": 32, "mlp_hidden": 16384,
+                         "pos_grid": 128, "num_cls_tokens": 4, "num_registers": 4, "summary_idxs": [0]})";
+  try {
+    vit::models::radio::Config::from_json(vit::json::parse(text), "huge.json");
+    FAIL("accepted");
+  } catch (const vit::Error& e) {
+    INFO(e.what());
+    CHECK(e.kind() == vit::ErrorKind::config);
+    CHECK(std::string(e.what()) == "huge.json: 206.3 G parameters (825.1 GB in fp32) exceed the limit of 4 G parameters");
+  }
+}

@@ -2,9 +2,12 @@
 // the JSON parser, and .npy round trips.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <vector>
 #include <string>
 
 #include "vit/io/json.hpp"
@@ -204,7 +207,15 @@ TEST_CASE("npy: float32 round trip, float64 conversion, and malformed files") {
     s += char(h.size() >> 8);
     return s + h + std::string(data_bytes, '\0');
   };
-  CHECK(io::read_npy(write_bytes("f8.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 16))).shape == Shape{2});
+  {
+    // float64 values are converted to the nearest float32, element by element in C order.
+    const double values[6] = {1.5, -2.25, 0.1, 1e10, -3.0e-5, 65504.0};
+    std::string bytes(reinterpret_cast<const char*>(values), sizeof values);  // little-endian host
+    HostTensor f8 = io::read_npy(write_bytes("f8.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", 0) + bytes));
+    CHECK(f8.shape == Shape{2, 3});
+    REQUIRE(f8.data.size() == 6);
+    for (int i = 0; i < 6; ++i) CHECK(f8.data[std::size_t(i)] == float(values[i]));
+  }
   CHECK_THROWS_AS(io::read_npy(write_bytes("magic.npy", "hello world")), Error);
   CHECK_THROWS_AS(io::read_npy(write_bytes("i4.npy", npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", 8))), Error);
   CHECK_THROWS_AS(io::read_npy(write_bytes("fortran.npy", npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", 8))), Error);
@@ -223,4 +234,89 @@ TEST_CASE("AtomicFile leaves nothing behind when not committed") {
   CHECK_FALSE(fs::exists(path));
   for (const auto& e : fs::directory_iterator(fs::path(path).parent_path()))
     CHECK(e.path().filename().string().find("atomic.bin.tmp") == std::string::npos);
+}
+
+TEST_CASE("safetensors: empty tensors never overlap, whatever the order of the header") {
+  // Python's safetensors loads files with zero-element tensors (data_offsets [k, k]); the overlap
+  // check used to refuse some of them depending on the order of the entries.
+  std::vector<std::string> entries = {R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})",
+                                      R"("e0":{"dtype":"F32","shape":[0],"data_offsets":[0,0]})",
+                                      R"("e8":{"dtype":"F32","shape":[0,3],"data_offsets":[8,8]})",
+                                      R"("e4":{"dtype":"BF16","shape":[2,0],"data_offsets":[4,4]})",
+                                      R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]})"};
+  std::sort(entries.begin(), entries.end());
+  int n = 0;
+  do {
+    std::string header = "{";
+    for (std::size_t i = 0; i < entries.size(); ++i) header += (i ? "," : "") + entries[i];
+    header += "}";
+    INFO(header);
+    std::string path = write_raw("empty-order.safetensors", header, 12);
+    io::SafeTensors st(path);
+    CHECK(st.tensors().size() == 5);
+    CHECK(st.to_float(st.at("e4")).data.empty());
+    CHECK(st.to_float(st.at("b")).shape == Shape{1});
+    ++n;
+  } while (std::next_permutation(entries.begin(), entries.end()));
+  CHECK(n == 120);
+  // Empty tensors at the end of the data, and still range-checked.
+  CHECK_NOTHROW(io::SafeTensors(write_raw("empty-end.safetensors", R"({"z":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4)));
+  expect_format_error(write_raw("empty-past.safetensors", R"({"z":{"dtype":"F32","shape":[0],"data_offsets":[9,9]}})", 4), "past the data");
+  // Non-empty tensors that share bytes are still refused, with empty ones in between.
+  expect_format_error(write_raw("overlap-empty.safetensors",
+                                R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+                      "overlap");
+}
+
+TEST_CASE("safetensors: the writer refuses names and metadata that are not valid UTF-8") {
+  // A header with invalid UTF-8 is not JSON: Python's safetensors refuses the whole file.
+  std::string path = temp_path("utf8.safetensors");
+  fs::remove(path);
+  auto expect_refused = [&](const std::vector<io::TensorToWrite>& tensors, const std::map<std::string, std::string>& meta,
+                            const std::string& needle) {
+    try {
+      io::write_safetensors(path, tensors, meta);
+      FAIL("expected an error containing '" << needle << "'");
+    } catch (const Error& e) {
+      INFO(e.what());
+      CHECK(e.kind() == ErrorKind::argument);
+      CHECK(std::string(e.what()).find(needle) != std::string::npos);
+      CHECK(std::string(e.what()).find('\n') == std::string::npos);
+    }
+    CHECK_FALSE(fs::exists(path));  // nothing written, not even a temporary file
+    for (const auto& e : fs::directory_iterator(fs::path(path).parent_path()))
+      CHECK(e.path().filename().string().find("utf8.safetensors") == std::string::npos);
+  };
+  io::TensorToWrite ok{"w", Shape{1}, {1.0f}, {}, false};
+  expect_refused({{"bad\xff", Shape{1}, {1.0f}, {}, false}}, {}, "tensor name \"bad\\xff\"");
+  expect_refused({ok}, {{"key\xc3", "v"}}, "metadata key \"key\\xc3\"");
+  expect_refused({ok}, {{"k", "caf\xe9!"}}, "metadata value for 'k' \"caf\\xe9!\"");
+  expect_refused({ok}, {{"k", "\xed\xa0\x80"}}, "\\xed\\xa0\\x80");  // an encoded surrogate
+  // Valid UTF-8 (multi-byte included) is written and read back unchanged.
+  io::write_safetensors(path, {{"w\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", Shape{1}, {2.0f}, {}, false}}, {{"n\xc3\xa9", "\xe6\x97\xa5"}});
+  io::SafeTensors st(path);
+  CHECK(st.find("w\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80") != nullptr);
+  CHECK(st.metadata().at("n\xc3\xa9") == "\xe6\x97\xa5");
+}
+
+TEST_CASE("json::is_valid_utf8 follows RFC 3629; quote_bytes renders any bytes on one line") {
+  for (const char* ok : {"", "plain ascii", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xed\x9f\xbf", "\xee\x80\x80", "\xf4\x8f\xbf\xbf", "\x7f"})
+    CHECK(json::is_valid_utf8(ok));
+  for (const char* bad : {"\x80", "\xbf", "\xc0\xaf", "\xc1\xbf", "\xc3", "\xc3\x28", "\xe0\x80\xaf", "\xe0\x9f\xbf", "\xe2\x82", "\xed\xa0\x80",
+                          "\xed\xbf\xbf", "\xf0\x80\x80\xaf", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "ok\xfe"})
+    CHECK_FALSE(json::is_valid_utf8(bad));
+  CHECK(json::is_valid_utf8(std::string_view("a\0b", 3)));  // NUL is valid UTF-8
+  CHECK(json::quote_bytes("a\"b\\c\xff\n") == "\"a\\\"b\\\\c\\xff\\x0a\"");
+  CHECK(json::quote_bytes(std::string(100, 'x'), 4) == "\"xxxx\"...");
+}
+
+TEST_CASE("json::describe says what a value is, for expected-vs-got messages") {
+  CHECK(json::describe(json::parse("128.0")) == "the number 128.0");
+  CHECK(json::describe(json::parse("0.1")) == "the number 0.1");
+  CHECK(json::describe(json::parse("-7")) == "the number -7");
+  CHECK(json::describe(json::parse("\"128\"")) == "the string \"128\"");
+  CHECK(json::describe(json::parse("[1, 2]")) == "an array of 2 elements");
+  CHECK(json::describe(json::parse("{}")) == "an object");
+  CHECK(json::describe(json::parse("null")) == "null");
+  CHECK(json::describe(json::parse("false")) == "false");
 }

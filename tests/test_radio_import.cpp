@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 
 #include "fixture_check.hpp"
 #include "vit/backends/reference.hpp"
@@ -24,15 +25,21 @@ fs::path temp_dir(const std::string& name) {
 }
 
 // Copies a checkpoint, renaming keys with `rename` (return "" to drop a tensor) and appending `extra`.
+// `edit` (if set) may change the fp32 values of each tensor.
 void copy_checkpoint(const std::string& src, const std::string& dst, const std::function<std::string(const std::string&)>& rename,
-                     std::vector<io::TensorToWrite> extra = {}) {
+                     std::vector<io::TensorToWrite> extra = {},
+                     const std::function<void(const std::string&, std::vector<float>&)>& edit = {}) {
   io::SafeTensors st(src);
   std::vector<io::TensorToWrite> out;
   for (const auto& t : st.tensors()) {
     std::string name = rename(t.name);
     if (name.empty()) continue;
-    if (t.dtype == DType::i64) out.push_back({name, t.shape, {}, st.to_int64(t), true});
-    else out.push_back({name, t.shape, st.to_float(t).data, {}, false});
+    if (t.dtype == DType::i64) {
+      out.push_back({name, t.shape, {}, st.to_int64(t), true});
+    } else {
+      out.push_back({name, t.shape, st.to_float(t).data, {}, false});
+      if (edit) edit(name, out.back().f32);
+    }
   }
   for (auto& e : extra) out.push_back(std::move(e));
   io::write_safetensors(dst, out);
@@ -248,4 +255,150 @@ TEST_CASE("bad models and inputs give clear errors") {
   expect_error([&] { model.forward(HostTensor(Shape{1, 4, 32, 32})); }, ErrorKind::shape, "expected [B, 3, H, W]");
   expect_error([&] { model.forward(HostTensor(Shape{3, 32, 32})); }, ErrorKind::shape, "expected [B, 3, H, W]");
   expect_error([&] { model.forward(HostTensor(Shape{0, 3, 32, 32})); }, ErrorKind::shape, "empty");
+}
+
+namespace {
+// Fixture A with some values changed by `edit`, in a fresh folder.
+std::string edited_a(const std::string& name, const std::function<void(const std::string&, std::vector<float>&)>& edit) {
+  fs::path dir = temp_dir(name);
+  fs::copy_file(fixture("A") + "/config.json", dir / "config.json");
+  copy_checkpoint(fixture("A") + "/model.safetensors", (dir / "model.safetensors").string(), [](const std::string& k) { return k; }, {}, edit);
+  return dir.string();
+}
+void build_model(const std::string& dir) {
+  Snapshot snap = open_snapshot(dir);
+  reference::Backend b;
+  Model<reference::Backend> model(b, snap.config, *snap.weights);
+}
+}  // namespace
+
+TEST_CASE("weights with NaN or Inf are refused at load, naming the file, the tensor and the count") {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  std::string dir = edited_a("nonfinite", [&](const std::string& k, std::vector<float>& v) {
+    if (k == "radio_model.model.blocks.0.attn.qkv.weight") {
+      v[0] = nan;
+      v[17] = inf;
+      v[v.size() - 1] = -inf;
+    }
+  });
+  expect_error([&] { build_model(dir); }, ErrorKind::format,
+               "model.safetensors: tensor 'radio_model.model.blocks.0.attn.qkv.weight' holds 3 non-finite values (NaN/Inf)");
+  std::string one = edited_a("nonfinite-pos", [&](const std::string& k, std::vector<float>& v) {
+    if (k == "radio_model.model.patch_generator.pos_embed") v[5] = nan;
+  });
+  expect_error([&] { build_model(one); }, ErrorKind::format, "tensor 'radio_model.model.patch_generator.pos_embed' holds 1 non-finite value (NaN/Inf)");
+}
+
+TEST_CASE("a zero, negative or non-finite input_conditioner.norm_std is refused at load") {
+  for (float bad : {0.0f, -0.25f, -0.0f, std::numeric_limits<float>::infinity()}) {
+    INFO(bad);
+    std::string dir = edited_a("std", [&](const std::string& k, std::vector<float>& v) {
+      if (k == "radio_model.input_conditioner.norm_std") v[1] = bad;
+    });
+    expect_error([&] { build_model(dir); }, ErrorKind::format, "tensor 'radio_model.input_conditioner.norm_std'");
+  }
+  std::string zero = edited_a("std0", [&](const std::string& k, std::vector<float>& v) {
+    if (k == "radio_model.input_conditioner.norm_std") v[2] = 0.0f;
+  });
+  expect_error([&] { build_model(zero); }, ErrorKind::format, "entry 2 is 0, expected a positive finite value");
+}
+
+TEST_CASE("HF config fields of the wrong type are errors, not silently the default") {
+  fs::path dir = temp_dir("typed-hf");
+  fs::copy_file(fixture("A") + "/model.safetensors", dir / "model.safetensors");
+  const std::string hf = io::read_text_file(fixture("A") + "/config.json");
+  auto open_with = [&](const std::string& from, const std::string& to) {
+    std::string s = hf;
+    REQUIRE(s.find(from) != std::string::npos);
+    s.replace(s.find(from), from.size(), to);
+    std::ofstream(dir / "config.json") << s;
+    return open_snapshot(dir.string());
+  };
+  const std::string pref = "\"preferred_resolution\": [\n    128,\n    128\n  ]";
+  struct Case { std::string from, to, message; };
+  for (const Case& c : std::vector<Case>{
+           {"\"max_resolution\": 128", "\"max_resolution\": \"128\"", "config.json: field 'max_resolution': expected an integer, got the string \"128\""},
+           {"\"max_resolution\": 128", "\"max_resolution\": 128.0", "field 'max_resolution': expected an integer, got the number 128.0"},
+           {"\"max_resolution\": 128", "\"max_resolution\": 1180591620717411303424", "field 'max_resolution': expected an integer, got the number 1.1805916207174113e+21"},
+           {"\"max_resolution\": 128", "\"max_resolution\": 4294967424", "field 'max_resolution': expected a 32-bit integer, got 4294967424"},
+           {"\"max_resolution\": 128", "\"max_resolution\": true", "field 'max_resolution': expected an integer, got true"},
+           {pref, "\"preferred_resolution\": [128]", "field 'preferred_resolution': expected [height, width] (2 integers), got an array of 1 element"},
+           {pref, "\"preferred_resolution\": [128, \"128\"]", "field 'preferred_resolution[1]': expected an integer, got the string \"128\""},
+           {pref, "\"preferred_resolution\": 128", "field 'preferred_resolution': expected [height, width] (2 integers), got the number 128"},
+           {"\"patch_size\": 16", "\"patch_size\": \"16\"", "field 'patch_size': expected an integer, got the string \"16\""},
+           {"\"version\": \"c-radio_v3-b\"", "\"version\": 3", "field 'version': expected a string, got the number 3"},
+           {"\"args\": {", "\"args\": [], \"x\": {", "field 'args': expected an object, got an array of 0 elements"},
+           {"\"model\": \"vit_base_patch16_224\"", "\"model\": 5", "field 'args.model': expected a string, got the number 5"},
+           {"\"embed_dim\": 64", "\"embed_dim\": 64.0", "field 'args.model_kwargs.embed_dim': expected an integer, got the number 64.0"},
+           {"\"depth\": 2", "\"depth\": \"2\"", "field 'args.model_kwargs.depth': expected an integer, got the string \"2\""},
+           {"\"model_kwargs\": {", "\"model_kwargs\": [], \"x\": {", "field 'args.model_kwargs': expected an object, got an array of 0 elements"},
+           {"\"cls_token_per_teacher\": true", "\"cls_token_per_teacher\": \"true\"", "field 'args.cls_token_per_teacher': expected true or false, got the string \"true\""},
+           {"\"use_summary\": false", "\"use_summary\": 0", "field 'args.teachers[3].use_summary': expected true or false, got the number 0"},
+           {"\"name\": \"siglip\"", "\"name\": null", "field 'args.teachers[1].name': expected a string, got null"},
+           {"\"teachers\": [", "\"teachers\": {\"a\": 1}, \"x\": [", "field 'args.teachers': expected an array, got an object"},
+       }) {
+    INFO(c.to);
+    expect_error([&] { open_with(c.from, c.to); }, ErrorKind::config, c.message);
+  }
+  // null in an optional HF field means "not set": the default is used.
+  CHECK(open_with("\"max_resolution\": 128", "\"max_resolution\": null").config.max_resolution == 2048);
+  CHECK(open_with(pref, "\"preferred_resolution\": null").config.preferred_resolution == std::array<int, 2>{512, 512});
+  CHECK(open_with("\"max_resolution\": 128", "\"max_resolution\": 96").config.max_resolution == 96);
+}
+
+TEST_CASE("project config fields of the wrong type are errors naming the field") {
+  Config base = open_snapshot(fixture("A")).config;
+  auto load_with = [&](const std::string& field, const std::string& value) {
+    json::Value v = base.to_json();
+    for (auto& [k, x] : v.as_object())
+      if (k == field) x = json::parse(value);
+    return Config::from_json(v, "own.json");
+  };
+  struct Case { std::string field, value, message; };
+  for (const Case& c : std::vector<Case>{
+           {"embed_dim", "\"64\"", "own.json: field 'embed_dim': expected an integer, got the string \"64\""},
+           {"depth", "2.0", "field 'depth': expected an integer, got the number 2.0"},
+           {"max_resolution", "\"128\"", "field 'max_resolution': expected an integer, got the string \"128\""},
+           {"max_resolution", "1180591620717411303424", "field 'max_resolution': expected an integer, got the number 1.1805916207174113e+21"},
+           {"max_resolution", "null", "field 'max_resolution': expected an integer, got null"},
+           {"preferred_resolution", "[128]", "field 'preferred_resolution': expected [height, width] (2 integers), got an array of 1 element"},
+           {"patch_bias", "\"false\"", "field 'patch_bias': expected true or false, got the string \"false\""},
+           {"name", "7", "field 'name': expected a string, got the number 7"},
+           {"summary_idxs", "[0, 1.5]", "field 'summary_idxs[1]': expected an integer, got the number 1.5"},
+           {"summary_idxs", "\"0\"", "field 'summary_idxs': expected an array of integers, got the string \"0\""},
+           {"format_version", "\"1\"", "field 'format_version': expected an integer, got the string \"1\""},
+       }) {
+    INFO(c.field << " = " << c.value);
+    expect_error([&] { load_with(c.field, c.value); }, ErrorKind::config, c.message);
+  }
+  CHECK(load_with("max_resolution", "96").max_resolution == 96);
+}
+
+TEST_CASE("parameter_count is exactly the number of weight values the model loads") {
+  for (const char* m : {"A", "C"}) {
+    INFO(m);
+    Snapshot snap = open_snapshot(fixture(m));
+    reference::Backend b;
+    Model<reference::Backend> model(b, snap.config, *snap.weights);
+    const auto& st = dynamic_cast<SafeTensorsWeights&>(*snap.weights);
+    auto unused = st.unused();
+    std::int64_t used = 0;
+    for (const auto& t : st.file().tensors())
+      if (std::find(unused.begin(), unused.end(), t.name) == unused.end()) used += t.shape.numel();
+    CHECK(snap.config.parameter_count() == used);
+  }
+}
+
+TEST_CASE("an input whose activations exceed the budget is refused before allocating") {
+  // A model with a tiny weight set but a huge MLP width: activations grow with the input.
+  Config c = open_snapshot(fixture("A")).config;
+  c.depth = 0;
+  c.mlp_hidden = Config::kMaxDim * 8;  // 2 MiB of activations per token
+  reference::Backend b;
+  RandomWeights w(1);
+  Model<reference::Backend> model(b, c, w);
+  CHECK(model.forward(HostTensor(Shape{1, 3, 32, 32})).features.shape == Shape{1, 4, 64});
+  // 34816 tokens x 2 MiB: about 73 GB.
+  expect_error([&] { model.forward(HostTensor(Shape{34, 3, 512, 512})); }, ErrorKind::out_of_memory,
+               "input [34, 3, 512, 512] needs");
 }

@@ -85,7 +85,22 @@ struct Architecture {
 
   WeightKeys keys;
 
+  static constexpr std::uint64_t kMaxActivationBytes = 64ull << 30;  // one forward's workspace: 64 GiB
+
   int num_prefix_tokens() const { return num_cls_tokens + num_registers; }
+
+  // Bytes of the fp32 workspace one forward of a [batch, 3, height, width] input allocates (what
+  // vit::Model checks against kMaxActivationBytes before allocating anything).
+  double activation_bytes(std::int64_t batch, std::int64_t height, std::int64_t width) const {
+    const double b = double(batch), p = patch_size, d = embed_dim, m = mlp_hidden;
+    const double t = double(height / patch_size) * double(width / patch_size), n = num_prefix_tokens() + t;
+    const double floats = b * 3 * double(height) * double(width) + b * t * 3 * p * p + b * t * d + t * d  // input, patches, tokens, pos
+                          + b * n * d * 6                                                                  // h, normed, qkv (3), attn
+                          + b * n * m * (1 + (mlp_norm ? 1 : 0) + (mlp == MlpKind::swiglu ? 2 : 0))       // MLP hidden [+ normed | gate]
+                          + b * summary_count() * d + b * t * d                                             // summary, features
+                          + (pooling == Pooling::attention ? b * n * 2 * d : 0);                           // attention pooling's kv
+    return 4 * floats;
+  }
   int summary_dim() const { return pooling == Pooling::tokens ? int(summary_tokens.size()) * embed_dim : embed_dim; }
   int summary_count() const { return pooling == Pooling::tokens ? int(summary_tokens.size()) : 1; }
 

@@ -15,6 +15,8 @@
 // backend that can capture (CUDA Graphs) the whole trunk is one captured graph.
 #pragma once
 #include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <optional>
 #include <vector>
@@ -97,7 +99,14 @@ class Model {
       std_ = b_.upload(HostTensor(Shape{3}, {a.std[0], a.std[1], a.std[2]}));
     } else {
       mean_ = b_.upload(w.get(k.input_mean, Shape{3, 1, 1}));
-      std_ = b_.upload(w.get(k.input_std, Shape{3, 1, 1}));
+      HostTensor sd = w.get(k.input_std, Shape{3, 1, 1});  // the input is divided by it
+      for (std::size_t i = 0; i < 3; ++i) {
+        char value[32];
+        std::snprintf(value, sizeof value, "%g", double(sd.data[i]));
+        check(sd.data[i] > 0 && std::isfinite(sd.data[i]), ErrorKind::format,
+              w.describe(k.input_std) + ": entry " + std::to_string(i) + " is " + value + ", expected a positive finite value");
+      }
+      std_ = b_.upload(sd);
     }
     {  // a Conv2d weight [D, 3, p, p] flattens row by row to im2patch's columns c·p² + ky·p + kx
       const auto stored = w.shape_of(k.patch_embed + ".weight");
@@ -191,6 +200,10 @@ class Model {
           "input: height and width must be multiples of the patch size " + std::to_string(p) + ", got " + std::to_string(s[2]) + "x" +
               std::to_string(s[3]) + " (resize to the nearest supported resolution first)");
     if (ws_ && ws_->shape == s) return *ws_;
+    const double bytes = arch_.activation_bytes(s[0], s[2], s[3]);
+    check(bytes <= double(Architecture::kMaxActivationBytes), ErrorKind::out_of_memory,
+          "input " + s.str() + " needs " + std::to_string(std::llround(bytes / 1e9)) + " GB of activations, more than the limit of " +
+              std::to_string(Architecture::kMaxActivationBytes >> 30) + " GiB (use a smaller batch or resolution)");
     const int gh = int(s[2] / p), gw = int(s[3] / p);
     HostTensor pos = positions(gh, gw);  // may refuse the grid: before the old workspace goes
     ws_.reset();  // free the old activations before allocating new ones

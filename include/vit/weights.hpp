@@ -3,6 +3,7 @@
 // reads its tensors through WeightSource, with the key names of its own checkpoints.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,9 +26,12 @@ class WeightSource {
   // The stored shape of `key`, or nothing when the source has no such tensor. A source that can
   // make any tensor (RandomWeights) answers nothing: the caller then relies on its config.
   virtual std::optional<Shape> shape_of(const std::string& key) const = 0;
+  // How error messages name the tensor `key`, e.g. "model.safetensors: tensor 'radio_model.x'".
+  virtual std::string describe(const std::string& key) const { return "tensor '" + key + "'"; }
 };
 
-// Reads tensors from a safetensors file, under a key prefix ("radio_model." for HF C-RADIO
+// Reads tensors from a safetensors file (refusing NaN/Inf values: one such weight makes every
+// output NaN), under a key prefix ("radio_model." for HF C-RADIO
 // snapshots, "" for timm; e.g. "vision_model.radio_model." for a tower inside a larger model).
 class SafeTensorsWeights : public WeightSource {
  public:
@@ -36,12 +40,17 @@ class SafeTensorsWeights : public WeightSource {
 
   HostTensor get(const std::string& key, const Shape& expected) const override {
     const io::TensorView* t = file_->find(prefix_ + key);
-    if (!t) fail(ErrorKind::format, file_->path() + ": tensor '" + prefix_ + key + "' is missing");
-    if (!(t->shape == expected))
-      fail(ErrorKind::shape, file_->path() + ": tensor '" + prefix_ + key + "': expected shape " + expected.str() + ", got " + t->shape.str());
+    if (!t) fail(ErrorKind::format, describe(key) + " is missing");
+    if (!(t->shape == expected)) fail(ErrorKind::shape, describe(key) + ": expected shape " + expected.str() + ", got " + t->shape.str());
     used_.insert(prefix_ + key);
-    return file_->to_float(*t);
+    HostTensor out = file_->to_float(*t);
+    std::size_t bad = 0;
+    for (float v : out.data) bad += !std::isfinite(v);
+    if (bad)
+      fail(ErrorKind::format, describe(key) + " holds " + std::to_string(bad) + (bad == 1 ? " non-finite value" : " non-finite values") + " (NaN/Inf)");
+    return out;
   }
+  std::string describe(const std::string& key) const override { return file_->path() + ": tensor '" + prefix_ + key + "'"; }
   std::optional<Shape> shape_of(const std::string& key) const override {
     const io::TensorView* t = file_->find(prefix_ + key);
     return t ? std::optional<Shape>(t->shape) : std::nullopt;

@@ -302,6 +302,75 @@ inline void write_string(std::string& out, const std::string& s) {
   out += '"';
 }
 
+// True if `s` is well-formed UTF-8 (RFC 3629): no stray continuation bytes, no truncated or
+// overlong sequences, no encoded surrogates (U+D800..U+DFFF), nothing above U+10FFFF.
+inline bool is_valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t len;
+    unsigned char lo = 0x80, hi = 0xbf;  // the allowed range of the second byte
+    if (c < 0x80) { ++i; continue; }
+    else if (c >= 0xc2 && c <= 0xdf) len = 2;
+    else if (c == 0xe0) { len = 3; lo = 0xa0; }  // no overlong 3-byte forms
+    else if (c == 0xed) { len = 3; hi = 0x9f; }  // no surrogates
+    else if (c >= 0xe1 && c <= 0xef) len = 3;
+    else if (c == 0xf0) { len = 4; lo = 0x90; }  // no overlong 4-byte forms
+    else if (c == 0xf4) { len = 4; hi = 0x8f; }  // nothing above U+10FFFF
+    else if (c >= 0xf1 && c <= 0xf3) len = 4;
+    else return false;  // 0x80..0xc1 (continuation or overlong lead) and 0xf5..0xff
+    if (s.size() - i < len) return false;
+    const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+    if (c1 < lo || c1 > hi) return false;
+    for (std::size_t k = 2; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    i += len;
+  }
+  return true;
+}
+
+// `s` in double quotes for an error message: printable ASCII as is, '"' and '\\' escaped,
+// every other byte as \xNN (so invalid UTF-8 and control characters stay on one visible line).
+// At most `max_bytes` bytes of `s` are shown, then "...".
+inline std::string quote_bytes(std::string_view s, std::size_t max_bytes = 80) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < max_bytes; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += char(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out + (s.size() > max_bytes ? "\"..." : "\"");
+}
+
+// What a value is, for "expected X, got Y" messages: null, true, the number 128.0, the string
+// "128", an array of 1 element, an object.
+inline std::string describe(const Value& v) {
+  if (v.is_null()) return "null";
+  if (v.is_bool()) return v.as_bool() ? "true" : "false";
+  if (v.is_integer()) return "the number " + std::to_string(v.as_int());
+  if (v.is_number()) {
+    char buf[40];
+    for (int digits = 15; digits <= 17; ++digits) {  // the shortest form that reads back exactly
+      std::snprintf(buf, sizeof buf, "%.*g", digits, v.as_double());
+      if (std::strtod(buf, nullptr) == v.as_double()) break;
+    }
+    std::string text = buf;
+    if (text.find_first_of(".e") == std::string::npos) text += ".0";  // 128.0 is not the integer 128
+    return "the number " + text;
+  }
+  if (v.is_string()) return "the string " + quote_bytes(v.as_string(), 40);
+  if (v.is_array()) return "an array of " + std::to_string(v.as_array().size()) + (v.as_array().size() == 1 ? " element" : " elements");
+  return "an object";
+}
+
 // Serialises a value; indent > 0 pretty-prints with that many spaces per level.
 inline void dump(const Value& v, std::string& out, int indent = 2, int level = 0) {
   auto newline = [&](int lvl) {

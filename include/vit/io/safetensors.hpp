@@ -2,7 +2,8 @@
 // Layout: u64 little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}},
 // then the data. Everything is validated before use: header length, JSON, the dtype allow-list
 // (F32, F16, BF16, I64), overflow-safe shape products, offsets inside the data and equal to
-// shape × dtype size, and no two tensors overlapping.
+// shape × dtype size, and no two non-empty tensors overlapping. The writer refuses names and
+// metadata that are not valid UTF-8.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -145,7 +146,10 @@ class SafeTensors {
       index_[name] = tensors_.size();
       tensors_.push_back(TensorView{name, *dtype, Shape(std::move(dims)), data.subspan(std::size_t(begin), std::size_t(nbytes))});
     }
-    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+    // Empty tensors (begin == end) hold no bytes and never overlap anything (their offsets were
+    // range-checked above); the rest, sorted by (begin, end), must not share a byte.
+    std::erase_if(ranges, [](const Range& r) { return r.begin == r.end; });
+    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
     for (std::size_t i = 1; i < ranges.size(); ++i)
       if (ranges[i].begin < ranges[i - 1].end)
         bad("tensors '" + tensors_[ranges[i - 1].index].name + "' and '" + tensors_[ranges[i].index].name + "' overlap");
@@ -166,9 +170,19 @@ struct TensorToWrite {
   bool is_int = false;
 };
 
-// Writes a safetensors file atomically (temporary file + rename).
+// Writes a safetensors file atomically (temporary file + rename). Tensor names and metadata must
+// be valid UTF-8 (the header is JSON; Python's safetensors refuses anything else): otherwise an
+// argument error names the offending string and no file is created.
 inline void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                               const std::map<std::string, std::string>& metadata = {}) {
+  auto need_utf8 = [&](const std::string& s, const std::string& what) {
+    check(json::is_valid_utf8(s), ErrorKind::argument, path + ": " + what + " " + json::quote_bytes(s) + " is not valid UTF-8");
+  };
+  for (const auto& [k, v] : metadata) {
+    need_utf8(k, "metadata key");
+    need_utf8(v, "metadata value for '" + k + "'");
+  }
+  for (const auto& t : tensors) need_utf8(t.name, "tensor name");
   json::Object header;
   if (!metadata.empty()) {
     json::Object meta;

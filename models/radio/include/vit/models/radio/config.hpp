@@ -3,6 +3,8 @@
 // or derived from a HuggingFace C-RADIO snapshot (importer.hpp), and can be written back out.
 #pragma once
 #include <array>
+#include <climits>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,11 +14,47 @@
 
 namespace vit::models::radio {
 
+// Typed reads of config fields. A field that is present but not of the expected type is a config
+// error "<where>: field '<name>': expected <type>, got <what it holds>" — never silently the default.
+namespace field {
+
+[[noreturn]] inline void wrong(const std::string& where, const std::string& name, const std::string& expected, const json::Value& got) {
+  fail(ErrorKind::config, where + ": field '" + name + "': expected " + expected + ", got " + json::describe(got));
+}
+// An integer literal that fits in an int (128.0, "128" and 2^70 do not).
+inline int to_int(const json::Value& x, const std::string& where, const std::string& name) {
+  if (!x.is_integer()) wrong(where, name, "an integer", x);
+  if (x.as_int() < INT32_MIN || x.as_int() > INT32_MAX)
+    fail(ErrorKind::config, where + ": field '" + name + "': expected a 32-bit integer, got " + std::to_string(x.as_int()));
+  return int(x.as_int());
+}
+inline bool to_bool(const json::Value& x, const std::string& where, const std::string& name) {
+  if (!x.is_bool()) wrong(where, name, "true or false", x);
+  return x.as_bool();
+}
+inline const std::string& to_string(const json::Value& x, const std::string& where, const std::string& name) {
+  if (!x.is_string()) wrong(where, name, "a string", x);
+  return x.as_string();
+}
+// [height, width]: an array of exactly two integers.
+inline std::array<int, 2> to_int_pair(const json::Value& x, const std::string& where, const std::string& name) {
+  if (!x.is_array() || x.as_array().size() != 2) wrong(where, name, "[height, width] (2 integers)", x);
+  return {to_int(x.as_array()[0], where, name + "[0]"), to_int(x.as_array()[1], where, name + "[1]")};
+}
+
+}  // namespace field
+
 struct Config {
   static constexpr int kFormatVersion = 1;
   static constexpr int kMaxDim = 1 << 16;          // embed_dim limit (mlp_hidden: 8x this)
   static constexpr int kMaxTokens = 1 << 12;       // cls tokens, registers
   static constexpr int kMaxResolution = 1 << 16;   // max_resolution, preferred_resolution
+  // Total weights a config may describe. The per-field limits alone admit absurd models (embed_dim
+  // 4096 x depth 1024 x mlp_hidden 16384: 206 G parameters), which would only fail after many GB
+  // of allocations. The largest real C-RADIO variant (g) has about 1.16 G; 4 G (16 GB in fp32)
+  // leaves ample margin.
+  static constexpr std::int64_t kMaxParameters = 4'000'000'000;
+  // Activation memory one forward may allocate (Model's workspace), checked before allocating.
 
   std::string name;            // e.g. "C-RADIOv3-B"
   std::string version;         // HF RESOURCE_MAP key, e.g. "c-radio_v3-b"
@@ -43,7 +81,10 @@ struct Config {
   int num_prefix_tokens() const { return num_cls_tokens + num_registers; }
   int summary_dim() const { return int(summary_idxs.size()) * embed_dim; }
 
-  // Number of weights (patch embedder, position grid, prefix tokens, blocks, optional parts).
+  // Exact number of weight values the model loads: input conditioner mean/std (3 + 3), patch
+  // embedder [+ bias], the R×R position grid, prefix tokens, per block qkv/proj/fc1/fc2 with biases,
+  // norm1/norm2 [, layer scales][, MLP LayerNorm], [final norm], [PHI-S tx + mean].
+  // Exact in int64 for any config within the per-field limits (validate() checks those first).
   std::int64_t parameter_count() const {
     const std::int64_t d = embed_dim, m = mlp_hidden, p = patch_size, r = pos_grid;
     std::int64_t block = 3 * d * d + 3 * d + d * d + d  // qkv, proj
@@ -51,7 +92,7 @@ struct Config {
                          + 4 * d;                       // norm1, norm2
     if (layer_scale) block += 2 * d;
     if (mlp_norm) block += 2 * m;
-    std::int64_t n = 3 * p * p * d + (patch_bias ? d : 0) + r * r * d + std::int64_t(num_prefix_tokens()) * d + depth * block;
+    std::int64_t n = 6 + 3 * p * p * d + (patch_bias ? d : 0) + r * r * d + std::int64_t(num_prefix_tokens()) * d + depth * block;
     if (final_norm) n += 2 * d;
     if (feature_normalizer) n += d * d + d;
     return n;
@@ -82,6 +123,11 @@ struct Config {
              preferred_resolution[1] <= kMaxResolution,
          "preferred_resolution must be in [1, " + std::to_string(kMaxResolution) + "], got " + std::to_string(preferred_resolution[0]) +
              "x" + std::to_string(preferred_resolution[1]));
+    // The whole model, once each field is known to be in range (so the count cannot overflow).
+    const std::int64_t params = parameter_count();
+    char size[96];
+    std::snprintf(size, sizeof size, "%.1f G parameters (%.1f GB in fp32)", double(params) / 1e9, double(params) * 4 / 1e9);
+    need(params <= kMaxParameters, std::string(size) + " exceed the limit of " + std::to_string(kMaxParameters / 1'000'000'000) + " G parameters");
   }
 
   json::Value to_json() const {
@@ -111,31 +157,25 @@ struct Config {
     });
   }
 
+  // Reads the project's JSON config; every field must have its type (see namespace field).
   static Config from_json(const json::Value& v, const std::string& where) {
     auto bad = [&](const std::string& what) -> void { fail(ErrorKind::config, where + ": " + what); };
     if (!v.is_object()) bad("expected a JSON object");
     const json::Value* fv = v.find("format_version");
-    if (!fv || !fv->is_integer()) bad("missing integer 'format_version'");
-    if (fv->as_int() != kFormatVersion)
-      bad("format_version " + std::to_string(fv->as_int()) + " is not supported (expected " + std::to_string(kFormatVersion) + ")");
+    if (!fv) bad("missing integer 'format_version'");
+    if (int version = field::to_int(*fv, where, "format_version"); version != kFormatVersion)
+      bad("format_version " + std::to_string(version) + " is not supported (expected " + std::to_string(kFormatVersion) + ")");
     Config c;
-    auto get_int = [&](const char* key, int& dst) {
+    auto get_int = [&](const char* key, int& dst, bool required = true) {
       const json::Value* x = v.find(key);
-      if (!x) bad(std::string("missing '") + key + "'");
-      if (!x->is_integer() || x->as_int() < INT32_MIN || x->as_int() > INT32_MAX) bad(std::string("'") + key + "' must be an integer");
-      dst = int(x->as_int());
+      if (!x && required) bad(std::string("missing '") + key + "'");
+      if (x) dst = field::to_int(*x, where, key);
     };
-    auto get_bool = [&](const char* key, bool& dst) {
-      const json::Value* x = v.find(key);
-      if (!x) return;  // optional parts default to absent
-      if (!x->is_bool()) bad(std::string("'") + key + "' must be true or false");
-      dst = x->as_bool();
+    auto get_bool = [&](const char* key, bool& dst) {  // optional parts default to absent
+      if (const json::Value* x = v.find(key)) dst = field::to_bool(*x, where, key);
     };
     auto get_str = [&](const char* key, std::string& dst) {
-      const json::Value* x = v.find(key);
-      if (!x) return;
-      if (!x->is_string()) bad(std::string("'") + key + "' must be a string");
-      dst = x->as_string();
+      if (const json::Value* x = v.find(key)) dst = field::to_string(*x, where, key);
     };
     get_str("name", c.name);
     get_str("version", c.version);
@@ -153,21 +193,17 @@ struct Config {
     get_bool("mlp_norm", c.mlp_norm);
     get_bool("final_norm", c.final_norm);
     get_bool("feature_normalizer", c.feature_normalizer);
-    if (v.find("max_resolution")) get_int("max_resolution", c.max_resolution);
+    get_int("max_resolution", c.max_resolution, /*required=*/false);
     const json::Value* idx = v.find("summary_idxs");
-    if (!idx || !idx->is_array()) bad("missing array 'summary_idxs'");
+    if (!idx) bad("missing array 'summary_idxs'");
+    if (!idx->is_array()) field::wrong(where, "summary_idxs", "an array of integers", *idx);
     c.summary_idxs.clear();
-    for (const auto& i : idx->as_array()) {
-      if (!i.is_integer()) bad("'summary_idxs' must hold integers");
-      c.summary_idxs.push_back(i.as_int());
+    for (std::size_t i = 0; i < idx->as_array().size(); ++i) {
+      const json::Value& x = idx->as_array()[i];
+      if (!x.is_integer()) field::wrong(where, "summary_idxs[" + std::to_string(i) + "]", "an integer", x);
+      c.summary_idxs.push_back(x.as_int());
     }
-    if (const json::Value* pr = v.find("preferred_resolution")) {
-      if (!pr->is_array() || pr->as_array().size() != 2 || !pr->as_array()[0].is_integer() || !pr->as_array()[1].is_integer())
-        bad("'preferred_resolution' must be [height, width]");
-      for (const auto& d : pr->as_array())
-        if (d.as_int() < 1 || d.as_int() > kMaxResolution) bad("'preferred_resolution' entries must be in [1, " + std::to_string(kMaxResolution) + "]");
-      c.preferred_resolution = {int(pr->as_array()[0].as_int()), int(pr->as_array()[1].as_int())};
-    }
+    if (const json::Value* pr = v.find("preferred_resolution")) c.preferred_resolution = field::to_int_pair(*pr, where, "preferred_resolution");
     c.validate(where);
     return c;
   }

@@ -46,16 +46,23 @@ struct Snapshot {
   std::vector<std::string> notes;  // what the importer decided or ignored (for --verbose)
 };
 
-// Derives a Config from an HF RADIOConfig JSON and the checkpoint's tensors.
+// Derives a Config from an HF RADIOConfig JSON and the checkpoint's tensors. Every field read
+// must have its type (see namespace field); null in an optional field means "not set".
 inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st, const std::string& where,
                              std::vector<std::string>* notes = nullptr) {
   auto bad = [&](const std::string& what) { fail(ErrorKind::config, where + ": " + what); };
-  const json::Value* args = hf.find("args");
+  auto optional = [](const json::Value& obj, const char* key) -> const json::Value* {
+    const json::Value* x = obj.find(key);
+    return x && !x->is_null() ? x : nullptr;
+  };
+  const json::Value* args = optional(hf, "args");
   if (!args && hf.find("architecture"))
     bad("this is a timm model config, not a C-RADIO one (open it with vit::models::open_model or timm::open_snapshot)");
-  if (!args || !args->is_object()) bad("missing object 'args' (not a C-RADIO config.json?)");
-  const json::Value* model = args->find("model");
-  if (!model || !model->is_string()) bad("missing string 'args.model'");
+  if (!args) bad("missing object 'args' (not a C-RADIO config.json?)");
+  if (!args->is_object()) field::wrong(where, "args", "an object", *args);
+  const json::Value* model = optional(*args, "model");
+  if (!model) bad("missing string 'args.model'");
+  field::to_string(*model, where, "args.model");
   auto it = timm_models().find(model->as_string());
   if (it == timm_models().end()) {
     std::string known;
@@ -63,11 +70,13 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
     bad("unknown args.model '" + model->as_string() + "' (known: " + known + ")");
   }
   TimmVit arch = it->second;
-  if (const json::Value* kw = args->find("model_kwargs"); kw && kw->is_object()) {
+  if (const json::Value* kw = optional(*args, "model_kwargs")) {
+    if (!kw->is_object()) field::wrong(where, "args.model_kwargs", "an object", *kw);
     for (const auto& [k, v] : kw->as_object()) {
       if (k == "embed_dim" || k == "depth" || k == "num_heads") {
-        if (!v.is_integer() || v.as_int() < 0 || v.as_int() > Config::kMaxDim) bad("args.model_kwargs." + k + " must be an integer in [0, " + std::to_string(Config::kMaxDim) + "]");
-        (k == "embed_dim" ? arch.embed_dim : k == "depth" ? arch.depth : arch.num_heads) = int(v.as_int());
+        int n = field::to_int(v, where, "args.model_kwargs." + k);
+        if (n < 0 || n > Config::kMaxDim) bad("args.model_kwargs." + k + " must be in [0, " + std::to_string(Config::kMaxDim) + "], got " + std::to_string(n));
+        (k == "embed_dim" ? arch.embed_dim : k == "depth" ? arch.depth : arch.num_heads) = n;
       } else if (notes) {
         notes->push_back("args.model_kwargs." + k + " not needed for inference (taken from tensor shapes)");
       }
@@ -78,7 +87,7 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   c.timm_model = model->as_string();
   c.mlp_norm = arch.mlp_norm;
   c.num_heads = arch.num_heads;
-  if (const json::Value* v = hf.find("version"); v && v->is_string()) c.version = c.name = v->as_string();
+  if (const json::Value* v = optional(hf, "version")) c.version = c.name = field::to_string(*v, where, "version");
 
   auto shape_of = [&](const std::string& key) -> const Shape& {
     const io::TensorView* t = st.file().find(st.prefix() + key);
@@ -97,7 +106,7 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   if (emb.rank() != 2 || emb[0] != c.embed_dim || emb[1] % 3 != 0) bad("embedder.weight: expected [D, 3*p*p], got " + emb.str());
   c.patch_size = int(std::lround(std::sqrt(double(emb[1] / 3))));
   if (std::int64_t(3) * c.patch_size * c.patch_size != emb[1]) bad("embedder.weight: " + std::to_string(emb[1]) + " is not 3*p*p");
-  if (const json::Value* ps = hf.find("patch_size"); ps && ps->is_integer() && ps->as_int() != c.patch_size)
+  if (const json::Value* ps = optional(hf, "patch_size"); ps && field::to_int(*ps, where, "patch_size") != c.patch_size)
     bad("patch_size " + std::to_string(ps->as_int()) + " disagrees with embedder.weight (patch " + std::to_string(c.patch_size) + ")");
 
   int depth = 0;
@@ -110,15 +119,32 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   if (tok.rank() != 2 || tok[1] != c.embed_dim) bad("cls_token.token: expected [S, D], got " + tok.str());
   int prefix = int(tok[0]);
   int num_cls = 1;
-  const json::Value* teachers = args->find("teachers");
-  const json::Value* per_teacher = args->find("cls_token_per_teacher");
-  if (per_teacher && per_teacher->is_bool() && per_teacher->as_bool()) {
-    if (!teachers || !teachers->is_array()) bad("cls_token_per_teacher is set but args.teachers is missing");
+  bool per_teacher = false;
+  if (const json::Value* pt = optional(*args, "cls_token_per_teacher")) per_teacher = field::to_bool(*pt, where, "args.cls_token_per_teacher");
+  struct Teacher {
+    const std::string* name = nullptr;  // absent: null or missing
+    bool use_summary = true;
+  };
+  std::vector<Teacher> teachers;
+  const json::Value* teacher_list = optional(*args, "teachers");
+  if (teacher_list) {
+    if (!teacher_list->is_array()) field::wrong(where, "args.teachers", "an array", *teacher_list);
+    for (std::size_t i = 0; i < teacher_list->as_array().size(); ++i) {
+      const json::Value& t = teacher_list->as_array()[i];
+      const std::string at = "args.teachers[" + std::to_string(i) + "]";
+      if (!t.is_object()) field::wrong(where, at, "an object", t);
+      Teacher teacher;
+      if (const json::Value* n = t.find("name"); n && (per_teacher || !n->is_null())) teacher.name = &field::to_string(*n, where, at + ".name");
+      if (const json::Value* us = optional(t, "use_summary")) teacher.use_summary = field::to_bool(*us, where, at + ".use_summary");
+      teachers.push_back(teacher);
+    }
+  }
+  if (per_teacher) {
+    if (!teacher_list) bad("cls_token_per_teacher is set but args.teachers is missing");
     std::set<std::string> names;
-    for (const auto& t : teachers->as_array()) {
-      const json::Value* n = t.find("name");
-      if (!n || !n->is_string()) bad("args.teachers entries need a 'name'");
-      names.insert(n->as_string());
+    for (const Teacher& t : teachers) {
+      if (!t.name) bad("args.teachers entries need a 'name'");
+      names.insert(*t.name);
     }
     num_cls = int(names.size());
   }
@@ -131,13 +157,9 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
     c.summary_idxs = st.file().to_int64(*t);
   } else {
     c.summary_idxs.clear();
-    if (teachers && teachers->is_array() && num_cls > 1) {
-      std::int64_t i = 0;
-      for (const auto& t : teachers->as_array()) {
-        const json::Value* us = t.find("use_summary");
-        if (!us || !us->is_bool() || us->as_bool()) c.summary_idxs.push_back(i);
-        ++i;
-      }
+    if (num_cls > 1) {
+      for (std::size_t i = 0; i < teachers.size(); ++i)
+        if (teachers[i].use_summary) c.summary_idxs.push_back(std::int64_t(i));
     } else {
       c.summary_idxs.push_back(0);
     }
@@ -153,12 +175,9 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   c.final_norm = st.has("model.norm.weight");
   c.feature_normalizer = st.has("feature_normalizer.tx");
 
-  if (const json::Value* m = hf.find("max_resolution"); m && m->is_integer())
-    c.max_resolution = int(std::clamp<std::int64_t>(m->as_int(), -1, Config::kMaxResolution + 1));  // validate() rejects out of range
-  if (const json::Value* pr = hf.find("preferred_resolution"); pr && pr->is_array() && pr->as_array().size() == 2 &&
-                                                                pr->as_array()[0].is_integer() && pr->as_array()[1].is_integer())
-    c.preferred_resolution = {int(std::clamp<std::int64_t>(pr->as_array()[0].as_int(), -1, Config::kMaxResolution + 1)),
-                              int(std::clamp<std::int64_t>(pr->as_array()[1].as_int(), -1, Config::kMaxResolution + 1))};
+  // validate() checks the ranges.
+  if (const json::Value* m = optional(hf, "max_resolution")) c.max_resolution = field::to_int(*m, where, "max_resolution");
+  if (const json::Value* pr = optional(hf, "preferred_resolution")) c.preferred_resolution = field::to_int_pair(*pr, where, "preferred_resolution");
   c.validate(where);
   return c;
 }
