@@ -139,6 +139,7 @@ class RecordingWeights : public models::radio::WeightSource {
     tensors_.push_back(io::TensorToWrite{"radio_model." + key, expected, t.data, {}, false});
     return t;
   }
+  std::optional<Shape> shape_of(const std::string&) const override { return std::nullopt; }
   std::vector<io::TensorToWrite>& tensors() const { return tensors_; }
 
  private:

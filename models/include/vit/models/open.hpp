@@ -1,7 +1,7 @@
 // Opens a model folder of any family this library knows, reading the family from the folder:
 //   timm   config.json with "architecture" (a timm hub snapshot)
 //   radio  config.json with "args" (an HF C-RADIO snapshot) or "format_version" (the project's
-//          own config; its "family", when present, must be "radio")
+//          own config, whose "family" must be "radio" when present)
 // and returns what every family has in common: the generic Architecture, the weights, and the
 // rules for the input size that a program resizing images needs.
 //
@@ -51,12 +51,7 @@ inline std::string family_of(const std::string& path) {
   if (!cfg.is_object()) fail(ErrorKind::config, config + ": expected a JSON object");
   if (cfg.find("architecture")) return "timm";
   if (cfg.find("args")) return "radio";
-  if (cfg.find("format_version")) {
-    const json::Value* f = cfg.find("family");
-    if (!f || (f->is_string() && f->as_string() == "radio")) return "radio";
-    fail(ErrorKind::config, config + ": field 'family': expected \"radio\" (the only family with a project config), got " +
-                                (f->is_string() ? "\"" + f->as_string() + "\"" : std::string("a non-string")));
-  }
+  if (cfg.find("format_version")) return "radio";  // the project's own config (its "family" is checked on load)
   fail(ErrorKind::config, config + ": not a model config this library knows (expected a timm hub config with 'architecture', "
                                    "an HF C-RADIO config with 'args', or a vit config with 'format_version')");
 }

@@ -135,6 +135,7 @@ struct Config {
     for (auto i : summary_idxs) idx.emplace_back(i);
     return json::Value(json::Object{
         {"format_version", kFormatVersion},
+        {"family", std::string("radio")},
         {"name", name},
         {"version", version},
         {"timm_model", timm_model},
@@ -177,6 +178,10 @@ struct Config {
     auto get_str = [&](const char* key, std::string& dst) {
       if (const json::Value* x = v.find(key)) dst = field::to_string(*x, where, key);
     };
+    std::string family = "radio";  // files written before the field existed are C-RADIO
+    get_str("family", family);
+    if (family != "radio")
+      fail(ErrorKind::config, where + ": field 'family': this is a " + family + " config, not a C-RADIO (\"radio\") one");
     get_str("name", c.name);
     get_str("version", c.version);
     get_str("timm_model", c.timm_model);
