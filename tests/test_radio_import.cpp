@@ -268,7 +268,7 @@ std::string edited_a(const std::string& name, const std::function<void(const std
 void build_model(const std::string& dir) {
   Snapshot snap = open_snapshot(dir);
   reference::Backend b;
-  Model<reference::Backend> model(b, snap.config, *snap.weights);
+  radio::Model<reference::Backend> model(b, snap.config, *snap.weights);
 }
 }  // namespace
 
@@ -379,7 +379,7 @@ TEST_CASE("parameter_count is exactly the number of weight values the model load
     INFO(m);
     Snapshot snap = open_snapshot(fixture(m));
     reference::Backend b;
-    Model<reference::Backend> model(b, snap.config, *snap.weights);
+    radio::Model<reference::Backend> model(b, snap.config, *snap.weights);
     const auto& st = dynamic_cast<SafeTensorsWeights&>(*snap.weights);
     auto unused = st.unused();
     std::int64_t used = 0;
@@ -395,8 +395,8 @@ TEST_CASE("an input whose activations exceed the budget is refused before alloca
   c.depth = 0;
   c.mlp_hidden = Config::kMaxDim * 8;  // 2 MiB of activations per token
   reference::Backend b;
-  RandomWeights w(1);
-  Model<reference::Backend> model(b, c, w);
+  radio::RandomWeights w(1);
+  radio::Model<reference::Backend> model(b, c, w);
   CHECK(model.forward(HostTensor(Shape{1, 3, 32, 32})).features.shape == Shape{1, 4, 64});
   // 34816 tokens x 2 MiB: about 73 GB.
   expect_error([&] { model.forward(HostTensor(Shape{34, 3, 512, 512})); }, ErrorKind::out_of_memory,
