@@ -22,10 +22,12 @@
 # HOME=/root and the standard PATH (no CUDA: the host's toolkit is outside the root, so the
 # VIT_CUDA=AUTO build has no CUDA backend, as on a fresh machine). Niceness is inherited, so
 # `nice -n 19 scripts/fresh-machine-check.sh` runs the whole build at nice 19.
-# /proc, /sys and /dev (bind) plus a private tmpfs on /dev/shm are mounted in the root and
+# /proc, /sys, /dev and /dev/pts (binds) plus a private tmpfs on /dev/shm are mounted in the root and
 # unmounted on exit by a trap, also on failure or Ctrl-C.
 # Exit: 0 every block passed; 1 a block failed; 2 usage or setup error.
 set -euo pipefail
+{ # the whole script is one compound command: bash reads it all before running, so editing this
+  # file during a (long) run cannot break that run
 
 only=""
 root=""
@@ -152,6 +154,7 @@ mnt() {  # mnt TARGET mount-args...
 mnt "$root/proc" -t proc proc
 mnt "$root/sys" --bind /sys
 mnt "$root/dev" --bind /dev
+[ -d /dev/pts ] && mnt "$root/dev/pts" --bind /dev/pts      # apt/dpkg open a pty for their log
 mnt "$root/dev/shm" -t tmpfs -o mode=1777,nosuid,nodev tmpfs   # private, not the host's /dev/shm
 
 # --- 3. the README blocks ------------------------------------------------------------------------
@@ -235,3 +238,4 @@ say "$(printf '%-7s      %6s s' bootstrap "$t_boot")"
 for r in "${results[@]}"; do say "$r"; done
 if ((status == 0)); then say "RESULT: PASS"; else say "RESULT: FAIL"; fi
 exit "$status"
+}
