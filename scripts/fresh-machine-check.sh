@@ -110,14 +110,15 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'echo "fresh-check: interrupted (INT)" >&2; exit 130' INT
+trap 'echo "fresh-check: interrupted (TERM)" >&2; exit 143' TERM
 
 fail_setup() { say "SETUP FAILED: $*"; exit 2; }
 
 machine=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
 say "commit $commit ($(git -C "$repo" log -1 --format=%s "$commit"))"
-say "date $(date -u '+%Y-%m-%d %H:%M:%S UTC'), host $(hostname), ${machine:-unknown cpu}, $(nproc) cores, nice $(nice)"
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+say "date $(date -u '+%Y-%m-%d %H:%M:%S UTC'), host $(hostname), ${machine:-unknown cpu}, $(nproc) cores, nice $(nice), load $(loadavg)"
 say "root $root, log $log"
 if [ "$rev" = HEAD ] && [ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]; then
   say "note: the working tree has uncommitted changes; they are NOT part of this check (it checks $commit)"
@@ -233,7 +234,7 @@ for name in "${blocks[@]}"; do
   fi
 done
 
-say "==== summary (commit ${commit:0:12}, ${machine:-unknown cpu}, $(nproc) cores)"
+say "==== summary (commit ${commit:0:12}, ${machine:-unknown cpu}, $(nproc) cores, load now $(loadavg))"
 say "$(printf '%-7s      %6s s' bootstrap "$t_boot")"
 for r in "${results[@]}"; do say "$r"; done
 if ((status == 0)); then say "RESULT: PASS"; else say "RESULT: FAIL"; fi
