@@ -60,9 +60,6 @@ if [ "$(id -u)" -ne 0 ]; then echo "fresh-check: needs root (mmdebstrap, chroot,
 repo=$(cd "$(dirname "$0")/.." && pwd)
 commit=$(git -C "$repo" rev-parse --verify "$rev^{commit}")
 stamp=$(date -u +%Y%m%d-%H%M%S)
-[ -n "$log" ] || log=/var/tmp/vit-fresh-check-$stamp.log
-mkdir -p "$(dirname "$log")"
-: >"$log"
 created_root=0
 if [ -z "$root" ]; then
   root=$(mktemp -d /var/tmp/vit-fresh-root.XXXXXX)
@@ -75,6 +72,9 @@ else
 fi
 root=$(cd "$root" && pwd)
 [ "$root" != / ] || { echo "fresh-check: refusing to use / as the root" >&2; exit 2; }
+[ -n "$log" ] || log=/var/tmp/vit-fresh-check-$stamp.log
+mkdir -p "$(dirname "$log")"
+: >"$log"
 
 say() { echo "fresh-check: $*" | tee -a "$log"; }
 now() { date +%s.%N; }
