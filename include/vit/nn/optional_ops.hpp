@@ -31,32 +31,43 @@ inline void swiglu(const HostTensor& x, HostTensor& y) {
     }
 }
 
+// One query of one head, in double: out(k) = Σ_j softmax_j(scale · Σ_c q(c) key(j, c)) value(j, k)
+// for j < n, c, k < hd. The accessors read the inputs wherever they are laid out; p is scratch.
+// Shared by the reference backend's attention and the host cross_attention below.
+template <class Q, class Key, class Value, class Out>
+void attend_one(std::int64_t n, std::int64_t hd, double scale, Q q, Key key, Value value, Out out, std::vector<double>& p) {
+  p.assign(static_cast<std::size_t>(n), 0.0);
+  double mx = -INFINITY;
+  for (std::int64_t j = 0; j < n; ++j) {
+    double s = 0;
+    for (std::int64_t c = 0; c < hd; ++c) s += q(c) * key(j, c);
+    p[std::size_t(j)] = s * scale;
+    mx = std::max(mx, p[std::size_t(j)]);
+  }
+  double sum = 0;
+  for (auto& v : p) sum += (v = std::exp(v - mx));
+  for (std::int64_t k = 0; k < hd; ++k) {
+    double acc = 0;
+    for (std::int64_t j = 0; j < n; ++j) acc += p[std::size_t(j)] * value(j, k);
+    out(k, acc / sum);
+  }
+}
+
 inline void cross_attention(const HostTensor& q, const HostTensor& kv, int heads, HostTensor& out) {
   check(q.shape.rank() == 2 && kv.shape.rank() == 3 && kv.shape[2] == 2 * q.shape[1] && heads > 0 && q.shape[1] % heads == 0,
         ErrorKind::shape, "cross_attention: expected q [L, D], kv [B, N, 2D] and D divisible by " + std::to_string(heads) + " heads, got " +
                               q.shape.str() + " and " + kv.shape.str());
   const std::int64_t l = q.shape[0], d = q.shape[1], batch = kv.shape[0], n = kv.shape[1], hd = d / heads;
   expect_shape(out, Shape{batch, l, d}, "cross_attention output");
-  const double scale = 1.0 / std::sqrt(double(hd));
-  std::vector<double> p(static_cast<std::size_t>(n));
+  std::vector<double> p;
   for (std::int64_t b = 0; b < batch; ++b)
-    for (std::int64_t hh = 0; hh < heads; ++hh)
+    for (std::int64_t h = 0; h < heads; ++h)
       for (std::int64_t i = 0; i < l; ++i) {
-        double mx = -INFINITY;
-        for (std::int64_t j = 0; j < n; ++j) {
-          double s = 0;
-          for (std::int64_t k = 0; k < hd; ++k)
-            s += double(q.data[std::size_t(i * d + hh * hd + k)]) * kv.data[std::size_t((b * n + j) * 2 * d + hh * hd + k)];
-          p[std::size_t(j)] = s * scale;
-          mx = std::max(mx, p[std::size_t(j)]);
-        }
-        double sum = 0;
-        for (auto& v : p) sum += (v = std::exp(v - mx));
-        for (std::int64_t k = 0; k < hd; ++k) {
-          double acc = 0;
-          for (std::int64_t j = 0; j < n; ++j) acc += p[std::size_t(j)] * kv.data[std::size_t((b * n + j) * 2 * d + d + hh * hd + k)];
-          out.data[std::size_t((b * l + i) * d + hh * hd + k)] = float(acc / sum);
-        }
+        auto at = [&](std::int64_t j, std::int64_t part, std::int64_t c) { return double(kv.data[std::size_t(((b * n + j) * 2 + part) * d + h * hd + c)]); };
+        attend_one(
+            n, hd, 1.0 / std::sqrt(double(hd)), [&](std::int64_t c) { return double(q.data[std::size_t(i * d + h * hd + c)]); },
+            [&](std::int64_t j, std::int64_t c) { return at(j, 0, c); }, [&](std::int64_t j, std::int64_t c) { return at(j, 1, c); },
+            [&](std::int64_t c, double v) { out.data[std::size_t((b * l + i) * d + h * hd + c)] = float(v); }, p);
       }
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vit/backend.hpp"
+#include "vit/nn/optional_ops.hpp"
 #include "vit/op_checks.hpp"
 
 namespace vit::reference {
@@ -72,28 +73,17 @@ class Backend {
 
   void attention(const Tensor& qkv, int heads, Tensor& out) {
     const auto [batch, n, d, hd] = check_attention(name(), qkv.shape, heads, out.shape);
-    const double scale = 1.0 / std::sqrt(double(hd));
-    std::vector<double> p(static_cast<std::size_t>(n));
+    std::vector<double> p;
     for (std::int64_t b = 0; b < batch; ++b)
       for (std::int64_t h = 0; h < heads; ++h)
         for (std::int64_t i = 0; i < n; ++i) {
           auto at = [&](std::int64_t tok, int part, std::int64_t k) {
             return double(qkv.storage[std::size_t(((b * n + tok) * 3 + part) * d + h * hd + k)]);
           };
-          double mx = -INFINITY;
-          for (std::int64_t j = 0; j < n; ++j) {
-            double s = 0;
-            for (std::int64_t k = 0; k < hd; ++k) s += at(i, 0, k) * at(j, 1, k);
-            p[std::size_t(j)] = s * scale;
-            mx = std::max(mx, p[std::size_t(j)]);
-          }
-          double sum = 0;
-          for (auto& v : p) sum += (v = std::exp(v - mx));
-          for (std::int64_t k = 0; k < hd; ++k) {
-            double acc = 0;
-            for (std::int64_t j = 0; j < n; ++j) acc += p[std::size_t(j)] * at(j, 2, k);
-            out.storage[std::size_t((b * n + i) * d + h * hd + k)] = float(acc / sum);
-          }
+          nn::host::attend_one(
+              n, hd, 1.0 / std::sqrt(double(hd)), [&](std::int64_t c) { return at(i, 0, c); },
+              [&](std::int64_t j, std::int64_t c) { return at(j, 1, c); }, [&](std::int64_t j, std::int64_t c) { return at(j, 2, c); },
+              [&](std::int64_t c, double v) { out.storage[std::size_t((b * n + i) * d + h * hd + c)] = float(v); }, p);
         }
   }
 
