@@ -15,6 +15,7 @@
 #include "options.hpp"
 #include "vit/io/file.hpp"
 #include "vit/io/image.hpp"
+#include "vit/io/json.hpp"
 
 namespace radio_embed {
 
@@ -38,31 +39,6 @@ inline bool has_npy_extension(const std::filesystem::path& p) {
   std::string e = p.extension().string();
   std::transform(e.begin(), e.end(), e.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
   return e == ".npy";
-}
-
-// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF),
-// as safetensors' JSON header (tensor names, metadata) requires.
-inline bool is_valid_utf8(const std::string& s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = 0;
-    std::uint32_t cp = 0, min = 0;
-    if (c < 0x80) len = 1, cp = c;
-    else if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07, min = 0x10000;
-    else return false;  // a continuation byte or 0xF8..0xFF where a character starts
-    if (i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
 }
 
 // `s` for one field of a tab-separated stdout line: backslash, TAB, newline and carriage return
@@ -121,7 +97,7 @@ inline InputSet collect_inputs(const Options& opt) {
   std::map<std::string, std::string> stems;  // stem -> first input that took it
   auto add = [&](const fs::path& p) {
     InputItem it{p.string(), p.stem().string(), has_npy_extension(p)};
-    if (!opt.out.empty() && !is_valid_utf8(it.stem)) {
+    if (!opt.out.empty() && !vit::json::is_valid_utf8(it.stem)) {
       set.failures.push_back({it.path, it.path + ": the name '" + it.stem + "' is not valid UTF-8, which the --out file's tensor names must be (rename the file)"});
       return;
     }

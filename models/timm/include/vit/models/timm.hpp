@@ -90,9 +90,7 @@ struct Fields {
   std::string where, prefix;
 
   [[noreturn]] void bad(const std::string& key, const char* expected, const json::Value& v) const {
-    const char* got = v.is_null() ? "null" : v.is_bool() ? "a boolean" : v.is_integer() ? "an integer" : v.is_number() ? "a number"
-                    : v.is_string() ? "a string" : v.is_array() ? "an array" : "an object";
-    fail(ErrorKind::config, where + ": field '" + prefix + key + "': expected " + expected + ", got " + got);
+    fail(ErrorKind::config, where + ": field '" + prefix + key + "': expected " + expected + ", got " + json::describe(v));
   }
   const json::Value* find(const std::string& key) const { return obj.is_object() ? obj.find(key) : nullptr; }
   std::optional<std::int64_t> integer(const std::string& key, std::int64_t lo, std::int64_t hi) const {
