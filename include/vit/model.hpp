@@ -182,7 +182,7 @@ class Model {
         b_.gather_tokens(final_tokens, ws.spatial_idx, ws.out.features);
       }
     };
-    constexpr bool swiglu_on_host = nn::uses_host_fallback<B>(true, false);
+    constexpr bool swiglu_on_host = nn::uses_host_fallback<B>({.swiglu = true});
     if constexpr (GraphCapable<B>) {
       if (swiglu_on_host && arch_.mlp == MlpKind::swiglu) trunk();
       else b_.run_graph(ws.id, trunk);
