@@ -109,6 +109,14 @@ inline Batch make_batch(std::vector<Prepared> items) {
   return b;
 }
 
+// Samples [row, row + count) of a batch tensor [B, ...].
+inline vit::HostTensor rows_of(const vit::HostTensor& t, std::int64_t row, std::int64_t count) {
+  const std::int64_t per = t.shape[0] ? t.shape.numel() / t.shape[0] : 0;
+  std::vector<std::int64_t> dims = t.shape.dims();
+  dims[0] = count;
+  return vit::HostTensor(vit::Shape(dims), std::vector<float>(t.data.begin() + row * per, t.data.begin() + (row + count) * per));
+}
+
 struct StageTimes {
   double decode = 0, resize = 0, forward = 0, write = 0;
 };
@@ -121,6 +129,9 @@ int run(B& backend, const Options& opt, const std::string& precision) {
   using clock = std::chrono::steady_clock;
   const auto t_start = clock::now();
   vit::models::Snapshot snap = vit::models::open_model(opt.model);
+  snap.choose_adaptors(opt.adaptors);
+  snap.architecture.vitdet_window = opt.vitdet;
+  snap.input.window = std::max(1, opt.vitdet);
   const vit::Architecture& arch = snap.architecture;
   vit::Model<B> model(backend, arch, *snap.weights);
   snap.weights.reset();  // weights now live on the backend
@@ -135,15 +146,18 @@ int run(B& backend, const Options& opt, const std::string& precision) {
   FailureLog failures;
   InputSet inputs = collect_inputs(opt);
   const std::size_t total = inputs.items.size() + inputs.failures.size();
-  const bool single = !opt.summary.empty() || !opt.features.empty() || !opt.pca.empty();
+  const bool single = !opt.summary.empty() || !opt.features.empty() || !opt.pca.empty() || !opt.adaptor_summary.empty() ||
+                      !opt.adaptor_features.empty();
   if (single && total != 1)
-    vit::fail(vit::ErrorKind::argument, "--summary/--features/--pca write one input's results, but " + std::to_string(total) +
-                                            " inputs were given (use --out-dir, --out or --pca-dir)");
+    vit::fail(vit::ErrorKind::argument, "--summary/--features/--pca/--adaptor-summary/--adaptor-features write one input's results, but " +
+                                            std::to_string(total) + " inputs were given (use --out-dir, --out or --pca-dir)");
   for (const auto& f : inputs.failures) failures.add(f.input, f.message);
 
   const Preprocessor prep(opt, snap.input);
   if (std::string n = prep.notes(); !n.empty() && !opt.quiet) note(n);
-  OutputWriter writer(opt, snap.radio_config ? snap.radio_config->version : snap.name, std::string(backend.name()), precision);
+  OutputWriter writer(opt, snap.radio_config ? snap.radio_config->version : snap.name, std::string(backend.name()), precision, total);
+  const vit::IntermediateRequest request{opt.intermediates, opt.aggregation == "dense" ? vit::Aggregation::dense : vit::Aggregation::sparse};
+  model.resolve_blocks(request.blocks);  // a block outside the model fails here, once, not per input
   Progress progress(total, opt.quiet);
   std::mutex stdout_mutex;
   StageTimes times;
@@ -203,7 +217,15 @@ int run(B& backend, const Options& opt, const std::string& precision) {
         const auto t0 = clock::now();
         try {
           std::string bad = nonfinite_count(r.summary.data, "summary");
-          if (std::string f = nonfinite_count(r.features.data, "feature"); !f.empty()) bad += (bad.empty() ? "" : " and ") + f;
+          auto also = [&bad](const std::vector<float>& v, const std::string& what) {
+            if (std::string f = nonfinite_count(v, what.c_str()); !f.empty()) bad += (bad.empty() ? "" : " and ") + f;
+          };
+          also(r.features.data, "feature");
+          for (const auto& h : r.adaptors) {
+            also(h.summary.data, h.name + " summary");
+            also(h.features.data, h.name + " feature");
+          }
+          for (const auto& e : r.intermediates) also(e.features.data, "block " + std::to_string(e.block) + " feature");
           if (!bad.empty()) {
             if (!opt.allow_nonfinite)
               vit::fail(vit::ErrorKind::backend, r.item.path + ": the outputs are not finite: " + bad +
@@ -239,7 +261,7 @@ int run(B& backend, const Options& opt, const std::string& precision) {
   while (auto batch = ready.pop()) {
     const auto t0 = clock::now();
     try {
-      vit::HostOutput out = model.forward(batch->pixels, vit::Layout::nlc);
+      vit::HostOutput out = model.forward(batch->pixels, vit::Layout::nlc, request);
       times.forward += std::chrono::duration<double>(clock::now() - t0).count();
       if (opt.bench > 0 && bench_input.data.empty()) bench_input = batch->pixels;
       const auto& s = batch->pixels.shape;
@@ -249,9 +271,12 @@ int run(B& backend, const Options& opt, const std::string& precision) {
       for (auto& p : batch->items) {
         const std::int64_t b = p.pixels.shape[0];
         const std::int64_t c = out.summary.shape[1], t = out.features.shape[1], d = out.features.shape[2];
-        ItemResult r{p.item, vit::HostTensor(vit::Shape{b, c}), vit::HostTensor(vit::Shape{b, t, d}), int(s[2]), int(s[3]), p.source_h, p.source_w, gh, gw};
+        ItemResult r{p.item, vit::HostTensor(vit::Shape{b, c}), vit::HostTensor(vit::Shape{b, t, d}), int(s[2]), int(s[3]), p.source_h, p.source_w, gh, gw, {}, {}};
         std::copy_n(out.summary.data.begin() + row * c, b * c, r.summary.data.begin());
         std::copy_n(out.features.data.begin() + row * t * d, b * t * d, r.features.data.begin());
+        for (const auto& h : out.adaptors)
+          r.adaptors.push_back({h.name, rows_of(h.summary, row, b), rows_of(h.features, row, b), h.grid_h, h.grid_w});
+        for (const auto& e : out.intermediates) r.intermediates.push_back({e.block, rows_of(e.summary, row, b), rows_of(e.features, row, b)});
         row += b;
         results.push_back(std::move(r));
       }

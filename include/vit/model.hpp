@@ -391,7 +391,7 @@ class Model {
                 b_.alloc(Shape{t, d}),
                 b_.alloc(Shape{batch, n, d}),
                 nn::BlockWorkspace<B>::make(b_, batch, n, d, arch_.mlp_hidden, arch_.mlp_norm, arch_.mlp),
-                Output<B>{b_.alloc(Shape{batch, arch_.summary_count(), d}), b_.alloc(Shape{batch, t, d}), gh, gw},
+                Output<B>{b_.alloc(Shape{batch, arch_.summary_count(), d}), b_.alloc(Shape{batch, t, d}), gh, gw, {}},
                 std::vector<std::int64_t>(std::size_t(t)),
                 std::nullopt,
                 std::nullopt,

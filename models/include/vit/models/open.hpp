@@ -30,6 +30,14 @@ struct InputRules {
   bool fixed = false;                      // the model takes only `preferred` (a position table that is not resampled)
   bool resize_to_preferred = false;        // images are resized to `preferred` unless told otherwise (timm's data config);
                                            // else to the nearest multiple of the patch (C-RADIO)
+  int window = 1;                          // ViTDet window: sides are multiples of patch_size · window
+
+  int step() const { return patch_size * window; }
+  // "the patch size 16" or "32 (patch 16 x ViTDet window 2)", for messages.
+  std::string step_text() const {
+    if (window <= 1) return "the patch size " + std::to_string(patch_size);
+    return std::to_string(step()) + " (patch " + std::to_string(patch_size) + " x ViTDet window " + std::to_string(window) + ")";
+  }
 };
 
 struct Snapshot {
