@@ -104,6 +104,8 @@ preprocessing (images):
   --allow-nonfinite      run inputs holding NaN/Inf values and write outputs that are not finite
                          (otherwise both are per-input errors)
   --batch N              run up to N images of the same resized shape in one forward
+  --streams N            N forwards at once over one copy of the weights (cpu: the threads are
+                         split among them; reference); outputs in completion order
 extras (C-RADIO; see docs/radio-extras.md):
   --vitdet W             ViTDet windowed attention, W x W patch windows (sizes become multiples
                          of patch x W; C-RADIOv4)
@@ -166,6 +168,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--device") o.device = parse_int(a, next(), 0, 1024);
     else if (a == "--bench") o.bench = parse_int(a, next(), 0, 1000000);
     else if (a == "--batch") o.batch = parse_int(a, next(), 1, 4096);
+    else if (a == "--streams") o.streams = parse_int(a, next(), 1, 256);
     else if (a == "--resolution") {
       std::string v = next();
       if (v == "preferred") o.preferred_resolution = true;

@@ -35,6 +35,7 @@ struct Options {
   int device = 0;                    // cuda / vulkan device index
   int bench = 0;                     // extra timed forwards
   int batch = 1;                     // images of one resized shape per forward
+  int streams = 1;                   // --streams N: concurrent forwards over one set of weights (cpu, reference)
   std::optional<std::pair<int, int>> resolution;  // --resolution HxW
   bool preferred_resolution = false;              // --resolution preferred
   Preprocess preprocess = Preprocess::torch;

@@ -124,8 +124,12 @@ struct StageTimes {
 // A "<program>: note: ..." line on stderr.
 inline void note(const std::string& text) { std::fprintf(stderr, "%s: note: %s\n", program_name(), escape_field(text, false).c_str()); }
 
+// A function making the backend of one more stream (--streams N); empty where streams cannot be.
 template <class B>
-int run(B& backend, const Options& opt, const std::string& precision) {
+using StreamBackends = std::function<B()>;
+
+template <class B>
+int run(B& backend, const Options& opt, const std::string& precision, const StreamBackends<B>& stream_backend = {}) {
   using clock = std::chrono::steady_clock;
   const auto t_start = clock::now();
   vit::models::Snapshot snap = vit::models::open_model(opt.model);
@@ -141,6 +145,23 @@ int run(B& backend, const Options& opt, const std::string& precision) {
                  std::string(backend.name()).c_str(), precision.c_str(), snap.family.c_str(), snap.name.empty() ? opt.model.c_str() : snap.name.c_str(),
                  arch.patch_size, arch.embed_dim, arch.depth, arch.num_heads, std::chrono::duration<double, std::milli>(clock::now() - t_start).count());
     for (const auto& n : snap.notes) note(n);
+  }
+
+  // --streams N: N - 1 more models over the same weights, each on its own backend, each running
+  // batches as they come (results reach the writer in completion order).
+  std::vector<B> stream_backends;
+  std::vector<std::unique_ptr<vit::Model<B>>> streams;
+  if (opt.streams > 1) {
+    if constexpr (vit::SharesWeights<B>) {
+      if (!stream_backend)
+        vit::fail(vit::ErrorKind::argument, "--streams: not available on the " + std::string(backend.name()) + " backend");
+      stream_backends.reserve(std::size_t(opt.streams - 1));
+      for (int i = 1; i < opt.streams; ++i) stream_backends.push_back(stream_backend());
+      for (auto& b : stream_backends) streams.push_back(std::make_unique<vit::Model<B>>(b, model));
+    } else {
+      vit::fail(vit::ErrorKind::argument, "--streams: the " + std::string(backend.name()) +
+                                              " backend cannot share weights between streams (cpu and reference can)");
+    }
   }
 
   FailureLog failures;
@@ -258,12 +279,16 @@ int run(B& backend, const Options& opt, const std::string& precision) {
 
   vit::HostTensor bench_input;
   std::size_t images_run = 0;
+  auto forward_batches = [&](vit::Model<B>& model) {
   while (auto batch = ready.pop()) {
     const auto t0 = clock::now();
     try {
       vit::HostOutput out = model.forward(batch->pixels, vit::Layout::nlc, request);
-      times.forward += std::chrono::duration<double>(clock::now() - t0).count();
-      if (opt.bench > 0 && bench_input.data.empty()) bench_input = batch->pixels;
+      {
+        std::lock_guard lock(times_mutex);
+        times.forward += std::chrono::duration<double>(clock::now() - t0).count();
+        if (opt.bench > 0 && bench_input.data.empty()) bench_input = batch->pixels;
+      }
       const auto& s = batch->pixels.shape;
       const int gh = int(s[2]) / arch.patch_size, gw = int(s[3]) / arch.patch_size;
       std::vector<ItemResult> results;
@@ -280,12 +305,22 @@ int run(B& backend, const Options& opt, const std::string& precision) {
         row += b;
         results.push_back(std::move(r));
       }
-      images_run += batch->items.size();
+      {
+        std::lock_guard lock(times_mutex);
+        images_run += batch->items.size();
+      }
       done.push(std::move(results));
     } catch (...) {
       const std::string why = describe(std::current_exception());
       for (const auto& p : batch->items) failures.add(p.item.path, p.item.path + ": forward failed: " + why);
     }
+  }
+  };
+  {
+    std::vector<std::thread> workers;
+    for (auto& m : streams) workers.emplace_back([&forward_batches, &m] { forward_batches(*m); });
+    forward_batches(model);
+    for (auto& w : workers) w.join();
   }
   producer.join();
   done.close();

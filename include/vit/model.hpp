@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -131,14 +132,16 @@ class Model {
 
   Model(B& backend, Architecture arch, const WeightSource& w) : b_(backend), arch_(std::move(arch)) {
     arch_.validate(arch_.family + " model");
+    auto built = std::make_shared<Weights>();
+    Weights& wt = *built;
     const Architecture& a = arch_;
     const WeightKeys& k = a.keys;
     const std::int64_t d = a.embed_dim, p = a.patch_size;
     if (k.input_mean.empty()) {
-      mean_ = b_.upload(HostTensor(Shape{3}, {a.mean[0], a.mean[1], a.mean[2]}));
-      std_ = b_.upload(HostTensor(Shape{3}, {a.std[0], a.std[1], a.std[2]}));
+      wt.mean = b_.upload(HostTensor(Shape{3}, {a.mean[0], a.mean[1], a.mean[2]}));
+      wt.std = b_.upload(HostTensor(Shape{3}, {a.std[0], a.std[1], a.std[2]}));
     } else {
-      mean_ = b_.upload(w.get(k.input_mean, Shape{3, 1, 1}));
+      wt.mean = b_.upload(w.get(k.input_mean, Shape{3, 1, 1}));
       HostTensor sd = w.get(k.input_std, Shape{3, 1, 1});  // the input is divided by it
       for (std::size_t i = 0; i < 3; ++i) {
         char value[32];
@@ -146,7 +149,7 @@ class Model {
         check(sd.data[i] > 0 && std::isfinite(sd.data[i]), ErrorKind::format,
               w.describe(k.input_std) + ": entry " + std::to_string(i) + " is " + value + ", expected a positive finite value");
       }
-      std_ = b_.upload(sd);
+      wt.std = b_.upload(sd);
     }
     {  // a Conv2d weight [D, 3, p, p] flattens row by row to im2patch's columns c·p² + ky·p + kx
       const auto stored = w.shape_of(k.patch_embed + ".weight");
@@ -154,22 +157,34 @@ class Model {
       weight.shape = Shape{d, 3 * p * p};
       std::optional<HostTensor> bias;
       if (a.patch_bias) bias = w.get(k.patch_embed + ".bias", Shape{d});
-      patch_embed_ = nn::Linear<B>::make(b_, weight, bias ? &*bias : nullptr);
+      wt.patch_embed = nn::Linear<B>::make(b_, weight, bias ? &*bias : nullptr);
     }
     HostTensor prefix = prefix_tokens(w);
     if (a.position != PositionRule::none) {
       HostTensor table = w.get(k.pos_embed, Shape{1, a.pos_prefix_rows + std::int64_t(a.pos_grid_h) * a.pos_grid_w, d});
       for (std::int64_t i = 0; i < a.pos_prefix_rows * d; ++i) prefix.data[std::size_t(i)] += table.data[std::size_t(i)];
-      pos_table_ = HostTensor(Shape{a.pos_grid_h, a.pos_grid_w, d},
+      wt.pos_table = HostTensor(Shape{a.pos_grid_h, a.pos_grid_w, d},
                               std::vector<float>(table.data.begin() + std::ptrdiff_t(a.pos_prefix_rows * d), table.data.end()));
     }
-    prefix_ = b_.upload(prefix);
-    for (int i = 0; i < a.depth; ++i) blocks_.push_back(block(w, k.blocks + std::to_string(i) + "."));
-    if (a.final_norm) final_norm_ = layer_norm(w, k.final_norm, d, a.norm_eps);
-    if (a.pooling == Pooling::attention) pool_ = attention_pool(w);
-    if (a.feature_projection) feature_proj_ = feature_projection(w);
-    for (const AdaptorHead& h : a.adaptors) heads_.push_back({mlp_head(w, h.summary_key, h.summary, h), mlp_head(w, h.feature_key, h.feature, h)});
+    wt.prefix = b_.upload(prefix);
+    for (int i = 0; i < a.depth; ++i) wt.blocks.push_back(block(w, k.blocks + std::to_string(i) + "."));
+    if (a.final_norm) wt.final_norm = layer_norm(w, k.final_norm, d, a.norm_eps);
+    if (a.pooling == Pooling::attention) wt.pool = attention_pool(w);
+    if (a.feature_projection) wt.feature_proj = feature_projection(w);
+    for (const AdaptorHead& h : a.adaptors) wt.heads.push_back({mlp_head(w, h.summary_key, h.summary, h), mlp_head(w, h.feature_key, h.feature, h)});
+    wt_ = std::move(built);
   }
+
+  // Another model over the same weights, with its own workspace: the two may run at the same time
+  // from different threads (one set of weights, many streams). `backend` is this stream's own
+  // backend object (e.g. a cpu backend with its share of the threads); B must be able to use
+  // weights another instance prepared (SharesWeights<B>: cpu and reference). Per-model settings
+  // (ViTDet window) are copied and then independent.
+  Model(B& backend, const Model& other)
+    requires SharesWeights<B>
+      : b_(backend), arch_(other.arch_), wt_(other.wt_) {}
+
+  bool shares_weights_with(const Model& other) const { return wt_ == other.wt_; }
 
   const Architecture& architecture() const { return arch_; }
   B& backend() { return b_; }
@@ -316,49 +331,49 @@ class Model {
   void run(Workspace& ws, Collector* collect) {
     const std::vector<bool> windowed = arch_.vitdet_schedule();
     auto trunk = [this, &ws, &windowed, collect] {
-      b_.im2patch(ws.input, arch_.patch_size, mean_, std_, ws.patches);
-      patch_embed_(b_, ws.patches, ws.tokens);
-      b_.assemble_tokens(prefix_, ws.tokens, ws.pos, ws.h);
+      b_.im2patch(ws.input, arch_.patch_size, wt_->mean, wt_->std, ws.patches);
+      wt_->patch_embed(b_, ws.patches, ws.tokens);
+      b_.assemble_tokens(wt_->prefix, ws.tokens, ws.pos, ws.h);
       bool in_windows = false;  // ws.windows holds the current patch tokens (h's are stale)
-      for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      for (std::size_t i = 0; i < wt_->blocks.size(); ++i) {
         if (windowed[i] != in_windows) {  // prefix tokens stay in h, unchanged while windowed
           if (windowed[i]) b_.gather_tokens(ws.h, ws.windows->order, ws.windows->tokens);
           else nn::scatter_tokens(b_, ws.windows->tokens, ws.windows->order, ws.h);
           in_windows = windowed[i];
         }
-        if (in_windows) blocks_[i].forward(b_, ws.windows->tokens, ws.windows->block);
-        else blocks_[i].forward(b_, ws.h, ws.block);
+        if (in_windows) wt_->blocks[i].forward(b_, ws.windows->tokens, ws.windows->block);
+        else wt_->blocks[i].forward(b_, ws.h, ws.block);
         if (collect && collect->wants(int(i))) collect->after_block(int(i), b_.download(ws.h));
       }
-      const Tensor& final_tokens = final_norm_ ? ((*final_norm_)(b_, ws.h, ws.block.normed), ws.block.normed) : ws.h;
-      if (!pool_) b_.gather_tokens(final_tokens, arch_.summary_tokens, ws.out.summary);
-      if (feature_proj_) {
+      const Tensor& final_tokens = wt_->final_norm ? ((*wt_->final_norm)(b_, ws.h, ws.block.normed), ws.block.normed) : ws.h;
+      if (!wt_->pool) b_.gather_tokens(final_tokens, arch_.summary_tokens, ws.out.summary);
+      if (wt_->feature_proj) {
         b_.gather_tokens(final_tokens, ws.spatial_idx, ws.tokens);
-        (*feature_proj_)(b_, ws.tokens, ws.out.features);
+        (*wt_->feature_proj)(b_, ws.tokens, ws.out.features);
       } else {
         b_.gather_tokens(final_tokens, ws.spatial_idx, ws.out.features);
       }
-      for (std::size_t j = 0; j < heads_.size(); ++j) {
+      for (std::size_t j = 0; j < wt_->heads.size(); ++j) {
         HeadWorkspace& hw = ws.heads[j];
         HeadOutput<B>& out = ws.out.adaptors[j];
         b_.gather_tokens(final_tokens, hw.token, hw.token_in);
-        heads_[j].summary.forward(b_, hw.token_in, hw.summary, out.summary);
+        wt_->heads[j].summary.forward(b_, hw.token_in, hw.summary, out.summary);
         if (hw.shuffle.empty()) {
-          heads_[j].feature.forward(b_, ws.out.features, hw.feature, out.features);
+          wt_->heads[j].feature.forward(b_, ws.out.features, hw.feature, out.features);
         } else {
-          heads_[j].feature.forward(b_, ws.out.features, hw.feature, hw.shuffled_in);
+          wt_->heads[j].feature.forward(b_, ws.out.features, hw.feature, hw.shuffled_in);
           b_.gather_tokens(hw.shuffled_in, hw.shuffle, out.features);
         }
       }
     };
-    const nn::OptionalNeeds needs{.swiglu = arch_.mlp == MlpKind::swiglu, .activation = !heads_.empty(), .scatter_tokens = arch_.vitdet_window > 0};
+    const nn::OptionalNeeds needs{.swiglu = arch_.mlp == MlpKind::swiglu, .activation = !wt_->heads.empty(), .scatter_tokens = arch_.vitdet_window > 0};
     if constexpr (GraphCapable<B>) {
       if (collect || nn::uses_host_fallback<B>(needs)) trunk();
       else b_.run_graph(ws.id, trunk);
     } else {
       trunk();
     }
-    if (pool_) pool_->forward(b_, arch_.final_norm ? ws.block.normed : ws.h, *ws.pool, ws.out.summary);
+    if (wt_->pool) wt_->pool->forward(b_, arch_.final_norm ? ws.block.normed : ws.h, *ws.pool, ws.out.summary);
   }
 
   Workspace& workspace(const Shape& s) {
@@ -423,7 +438,7 @@ class Model {
       w.out.adaptors.push_back({a.name, b_.alloc(Shape{batch, 1, a.summary.out}), b_.alloc(Shape{batch, t * u * u, c}), gh * u, gw * u});
       w.heads.push_back(std::move(hw));
     }
-    if (pool_)
+    if (wt_->pool)
       w.pool.emplace(typename nn::AttentionPool<B>::Workspace{b_.alloc(Shape{batch, n, 2 * d}), b_.alloc(Shape{batch, 1, d}),
                                                               nn::BlockWorkspace<B>::make(b_, batch, 1, d, arch_.pool_mlp_hidden, false)});
     b_.upload(pos, w.pos);
@@ -441,9 +456,9 @@ class Model {
               "input: this model takes a fixed " + std::to_string(arch_.pos_grid_h * arch_.patch_size) + "x" +
                   std::to_string(arch_.pos_grid_w * arch_.patch_size) + " input, got " + std::to_string(gh * arch_.patch_size) + "x" +
                   std::to_string(gw * arch_.patch_size) + " (its position table is not resampled; resize the image)");
-        return HostTensor(Shape{std::int64_t(gh) * gw, d}, pos_table_.data);
-      case PositionRule::bicubic: return nn::resample_bicubic(pos_table_, gh, gw);
-      case PositionRule::square_crop: return nn::resample_square_crop(pos_table_, gh, gw);
+        return HostTensor(Shape{std::int64_t(gh) * gw, d}, wt_->pos_table.data);
+      case PositionRule::bicubic: return nn::resample_bicubic(wt_->pos_table, gh, gw);
+      case PositionRule::square_crop: return nn::resample_square_crop(wt_->pos_table, gh, gw);
     }
     return {};
   }
@@ -550,19 +565,24 @@ class Model {
     return nn::Linear<B>::make(b_, weight, &bias);
   }
 
+  // Everything loaded from the weights, prepared on the backend once; shared by streams.
+  struct Weights {
+    Tensor mean, std, prefix;
+    HostTensor pos_table;  // [H0, W0, D] (the grid part of the stored table)
+    nn::Linear<B> patch_embed;
+    std::vector<nn::Block<B>> blocks;
+    std::optional<nn::LayerNorm<B>> final_norm;
+    std::optional<nn::AttentionPool<B>> pool;
+    std::optional<nn::Linear<B>> feature_proj;
+    struct Heads {
+      nn::MlpHead<B> summary, feature;
+    };
+    std::vector<Heads> heads;  // one per Architecture::adaptors entry
+  };
+
   B& b_;
   Architecture arch_;
-  Tensor mean_, std_, prefix_;
-  HostTensor pos_table_;  // [H0, W0, D] (the grid part of the stored table)
-  nn::Linear<B> patch_embed_;
-  std::vector<nn::Block<B>> blocks_;
-  std::optional<nn::LayerNorm<B>> final_norm_;
-  std::optional<nn::AttentionPool<B>> pool_;
-  std::optional<nn::Linear<B>> feature_proj_;
-  struct Heads {
-    nn::MlpHead<B> summary, feature;
-  };
-  std::vector<Heads> heads_;  // one per arch_.adaptors entry
+  std::shared_ptr<const Weights> wt_;
   std::optional<Workspace> ws_;
 };
 

@@ -37,6 +37,10 @@ class Backend {
     std::shared_ptr<onednn::Matmul> matmul;
   };
 
+  // Prepared weights are read-only after make_linear and matmuls are thread-safe (onednn.hpp):
+  // models on several cpu backends may share one set of weights (vit::SharesWeights).
+  static constexpr bool shares_weights = true;
+
   explicit Backend(Options options = {}) {
     check(options.threads >= 0, ErrorKind::argument, "cpu backend: threads must be >= 0 (0 = all cores), got " + std::to_string(options.threads));
     threads_ = options.threads > 0 ? options.threads : hardware_cores();

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -74,18 +75,29 @@ class Matmul {
   std::int64_t n() const { return n_; }
   std::int64_t k() const { return k_; }
 
+  // Thread-safe: several threads may run one Matmul at once (models sharing weights). Each
+  // execution gets the calling thread's own scratchpad (scratchpad_mode::user), so a primitive
+  // created on one thread may run on another.
   void run(const float* x, float* y, std::int64_t m, Activation act, bool accumulate) {
     if (m == 0) return;
-    const dnnl::matmul& prim = primitive(m, act, accumulate);
+    const Primitive prim = primitive(m, act, accumulate);  // handles: stay valid if the cache is cleared
     dnnl::memory src({{m, k_}, dt::f32, tag::ab}, engine(), const_cast<float*>(x));
     dnnl::memory dst({{m, n_}, dt::f32, tag::ab}, engine(), y);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
     if (!bias_.empty()) args.emplace(DNNL_ARG_BIAS, bias_mem_);
-    prim.execute(stream(), args);
+    if (const std::size_t bytes = prim.scratchpad.get_size(); bytes > 0) {
+      thread_local std::vector<unsigned char> scratch;
+      if (scratch.size() < bytes) scratch.resize(bytes);
+      args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(prim.scratchpad, engine(), scratch.data()));
+    }
+    prim.matmul.execute(stream(), args);
     stream().wait();
   }
 
-  std::size_t cached_primitives() const { return cache_.size(); }
+  std::size_t cached_primitives() const {
+    std::lock_guard lock(mutex_);
+    return cache_.size();
+  }
 
   // The implementation oneDNN picked for M rows (e.g. "brg:avx512_core"); for docs and tests.
   std::string implementation(std::int64_t m, Activation act, bool accumulate) {
@@ -122,6 +134,7 @@ class Matmul {
     if (accumulate) ops.append_sum(1.0f);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     try {
 #if DNNL_VERSION_MAJOR >= 3
       return dnnl::matmul::primitive_desc(engine(), src, wd, bd, dst, attr);
@@ -134,12 +147,19 @@ class Matmul {
     }
   }
 
-  const dnnl::matmul& primitive(std::int64_t m, Activation act, bool accumulate) {
+  struct Primitive {
+    dnnl::matmul matmul;
+    dnnl::memory::desc scratchpad;  // what one execution needs (user-provided)
+  };
+
+  Primitive primitive(std::int64_t m, Activation act, bool accumulate) {
+    std::lock_guard lock(mutex_);
     auto key = std::make_tuple(m, act, accumulate);
     auto it = cache_.find(key);
     if (it == cache_.end()) {
       if (cache_.size() >= kMaxPrimitives) cache_.clear();
-      it = cache_.emplace(key, dnnl::matmul(make_pd(m, weights_desc_, !bias_.empty(), act, accumulate))).first;
+      const auto pd = make_pd(m, weights_desc_, !bias_.empty(), act, accumulate);
+      it = cache_.emplace(key, Primitive{dnnl::matmul(pd), pd.scratchpad_desc()}).first;
     }
     return it->second;
   }
@@ -149,7 +169,8 @@ class Matmul {
   dnnl::memory weights_;
   std::vector<float> bias_;
   dnnl::memory bias_mem_;
-  std::map<std::tuple<std::int64_t, Activation, bool>, dnnl::matmul> cache_;
+  std::map<std::tuple<std::int64_t, Activation, bool>, Primitive> cache_;
+  mutable std::mutex mutex_;  // guards cache_
 };
 
 }  // namespace vit::cpu::onednn
