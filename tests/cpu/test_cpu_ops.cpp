@@ -6,10 +6,16 @@
 #include <string>
 
 #include "op_check.hpp"
+#include "op_check_v4.hpp"
 #include "vit/backends/cpu.hpp"
 
 using namespace vit;
 using testing::random_tensor;
+
+// The optional ops C-RADIOv4 needs are native here, not the host fallback.
+static_assert(nn::HasActivation<cpu::Backend>);
+static_assert(nn::HasScatterTokens<cpu::Backend>);
+static_assert(!nn::uses_host_fallback<cpu::Backend>(nn::OptionalNeeds{.activation = true, .scatter_tokens = true}));
 
 TEST_CASE("cpu backend matches the reference on the shared op grid") {
   for (int threads : {1, 2, 3}) {
@@ -71,6 +77,63 @@ TEST_CASE("cpu attention across its tile boundaries") {
     }
 #endif
   }
+}
+
+TEST_CASE("cpu attention at head dims 64, 72, 80: global, ViTDet windows, odd N, both kernel builds") {
+  // O^T tiles have hd rows (64 = 10x6 + 4, 72 = 12x6, 80 = 13x6 + 2 register blocks); the window
+  // shapes put many small (batch, head) tasks on the threads.
+  reference::Backend ref;
+  const int threads = GENERATE(1, 2, 3);
+  cpu::Backend b(cpu::Options{threads});
+  INFO("threads=" << threads);
+  testing::check_attention_head_dims(b);
+  std::uint32_t seed = 300;
+  for (const testing::AttentionCase& c : testing::head_dim_attention_cases()) {
+    INFO("attention B=" << c.batch << " N=" << c.n << " heads=" << c.heads << " head_dim=" << c.hd);
+    const std::int64_t d = c.heads * c.hd;
+    HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
+    auto orf = ref.alloc(Shape{c.batch, c.n, d});
+    ref.attention(ref.upload(qkv), c.heads, orf);
+    const HostTensor want = ref.download(orf);
+    HostTensor portable(want.shape);
+    cpu::kernel::portable::flash_attention(qkv.data.data(), portable.data.data(), c.batch, c.n, d, c.heads, threads);
+    VIT_CHECK_CLOSE(portable, want, testing::Tolerance{});
+#if VIT_CPU_HAVE_AVX512_BUILD
+    if (cpu::kernel::use_avx512_kernels() || (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))) {
+      HostTensor wide(want.shape);
+      cpu::kernel::avx512::flash_attention(qkv.data.data(), wide.data.data(), c.batch, c.n, d, c.heads, threads);
+      VIT_CHECK_CLOSE(wide, want, testing::Tolerance{});
+    }
+#endif
+  }
+}
+
+TEST_CASE("cpu activation: every kind, in place, at several thread counts") {
+  const int threads = GENERATE(1, 2, 3);
+  INFO("threads=" << threads);
+  cpu::Backend b(cpu::Options{threads});
+  testing::check_activation_op(b);
+}
+
+TEST_CASE("cpu activation: many sizes keep the primitive cache bounded") {
+  cpu::Backend b(cpu::Options{2});
+  for (std::int64_t n = 1; n <= 40; ++n) {
+    INFO("n=" << n);
+    const HostTensor x = testing::activation_input(Shape{n}, std::uint32_t(n));
+    HostTensor want(x.shape);
+    nn::host::activation(x, Activation::gelu, want);
+    auto y = b.alloc(x.shape);
+    b.activation(b.upload(x), Activation::gelu, y);
+    VIT_CHECK_CLOSE(b.download(y), want, testing::Tolerance{});
+  }
+}
+
+TEST_CASE("cpu scatter_tokens: round trip, untouched rows, in place, errors") {
+  const int threads = GENERATE(1, 2, 3);
+  INFO("threads=" << threads);
+  cpu::Backend b(cpu::Options{threads});
+  testing::check_scatter_tokens_op(b);
 }
 
 TEST_CASE("cpu attention kernels are chosen at run time") {
