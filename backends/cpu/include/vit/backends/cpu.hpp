@@ -119,7 +119,7 @@ class Backend {
   // y = act(x) elementwise (y has x's element count; y may be x): oneDNN's eltwise primitive, the
   // same algorithms as linear's fused epilogue (exact-erf GELU).
   void activation(const Tensor& x, Activation act, Tensor& y) {
-    detail::expect_numel(name(), "activation output", y.shape, x.shape);
+    vit::detail::expect_numel(name(), "activation output", y.shape, x.shape);
     if (act == Activation::none) {
       if (x.storage.data() != y.storage.data()) std::copy(x.storage.begin(), x.storage.end(), y.storage.begin());
       return;
