@@ -37,6 +37,25 @@ TEST_CASE("cpu backend reports itself") {
   CHECK(all.threads() >= 1);
 }
 
+// Runs the portable, AVX2 and AVX-512 builds of the attention kernel (those this CPU has; a
+// warning names the ones it lacks) on qkv and compares each with want.
+static void check_every_attention_build(const HostTensor& qkv, const HostTensor& want, std::int64_t batch, std::int64_t n, std::int64_t d,
+                                 int heads, int threads) {
+  auto run = [&](const char* build, auto kernel) {
+    INFO("attention build " << build);
+    HostTensor got(want.shape);
+    kernel(qkv.data.data(), got.data.data(), batch, n, d, heads, threads);
+    VIT_CHECK_CLOSE(got, want, testing::Tolerance{});
+  };
+  run("portable", cpu::kernel::portable::flash_attention);
+#if VIT_CPU_HAVE_AVX512_BUILD
+  if (cpu::kernel::cpu_has_avx2()) run("avx2", cpu::kernel::avx2::flash_attention);
+  else WARN("this CPU has no AVX2 + FMA: the avx2 attention build was not run");
+  if (cpu::kernel::cpu_has_avx512()) run("avx512", cpu::kernel::avx512::flash_attention);
+  else WARN("this CPU has no AVX-512: the avx512 attention build was not run");
+#endif
+}
+
 TEST_CASE("cpu attention across its tile boundaries") {
   // Query blocks are 16-lane vectors grouped by up to 4, key blocks are 64 rows, register blocks
   // are 6 rows: N around 16/64/96/192, head widths around 6, scores large enough to move the max (logit std ~4 for the 2.0 cases;
@@ -62,20 +81,8 @@ TEST_CASE("cpu attention across its tile boundaries") {
     ref.attention(ref.upload(qkv), c.heads, orf);
     const HostTensor want = ref.download(orf);
     VIT_CHECK_CLOSE(b.download(ob), want, testing::Tolerance{});
-    // Both builds of the kernel, whichever the dispatcher picks on this machine.
-    HostTensor portable(want.shape);
-    cpu::kernel::portable::flash_attention(qkv.data.data(), portable.data.data(), c.batch, c.n, d, c.heads, threads);
-    VIT_CHECK_CLOSE(portable, want, testing::Tolerance{});
-#if VIT_CPU_HAVE_AVX512_BUILD
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512vl")) {
-      HostTensor wide(want.shape);
-      cpu::kernel::avx512::flash_attention(qkv.data.data(), wide.data.data(), c.batch, c.n, d, c.heads, threads);
-      VIT_CHECK_CLOSE(wide, want, testing::Tolerance{});
-    } else {
-      WARN("this CPU has no AVX-512: only the portable attention build was run");
-    }
-#endif
+    // Every build of the kernel this CPU can run, whichever the dispatcher picks.
+    check_every_attention_build(qkv, want, c.batch, c.n, d, c.heads, threads);
   }
 }
 
@@ -95,17 +102,7 @@ TEST_CASE("cpu attention at head dims 64, 72, 80: global, ViTDet windows, odd N,
     auto orf = ref.alloc(Shape{c.batch, c.n, d});
     ref.attention(ref.upload(qkv), c.heads, orf);
     const HostTensor want = ref.download(orf);
-    HostTensor portable(want.shape);
-    cpu::kernel::portable::flash_attention(qkv.data.data(), portable.data.data(), c.batch, c.n, d, c.heads, threads);
-    VIT_CHECK_CLOSE(portable, want, testing::Tolerance{});
-#if VIT_CPU_HAVE_AVX512_BUILD
-    if (cpu::kernel::use_avx512_kernels() || (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                                              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))) {
-      HostTensor wide(want.shape);
-      cpu::kernel::avx512::flash_attention(qkv.data.data(), wide.data.data(), c.batch, c.n, d, c.heads, threads);
-      VIT_CHECK_CLOSE(wide, want, testing::Tolerance{});
-    }
-#endif
+    check_every_attention_build(qkv, want, c.batch, c.n, d, c.heads, threads);
   }
 }
 
@@ -138,10 +135,17 @@ TEST_CASE("cpu scatter_tokens: round trip, untouched rows, in place, errors") {
 
 TEST_CASE("cpu attention kernels are chosen at run time") {
   // The project builds with -march=native; a host app without it gets the same choice at run time.
+  // VIT_CPU_KERNELS=portable or =avx2 narrows the choice (avx2 only where the CPU has it).
   const std::string chosen = cpu::kernel::attention_kernels();
-  const char* forced = std::getenv("VIT_CPU_KERNELS");
-  if (forced && std::string(forced) == "portable") CHECK(chosen == "portable");
-  else CHECK(chosen == (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? "avx512" : "portable"));
+  const char* env = std::getenv("VIT_CPU_KERNELS");
+  const std::string forced = env ? env : "";
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512vl");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (forced == "portable") CHECK(chosen == "portable");
+  else if (forced == "avx2") CHECK(chosen == (avx2 ? "avx2" : "portable"));
+  else CHECK(chosen == (avx512 ? "avx512" : avx2 ? "avx2" : "portable"));
+  INFO("this CPU runs the " << chosen << " attention build");
   CHECK(cpu::Backend(cpu::Options{1}).description().find("attention " + chosen) != std::string::npos);
 }
 
