@@ -46,6 +46,7 @@ struct BackendSpec {
   std::function<double()> device_mib;                  // device memory in use (MiB), or empty
   double peak_gflops = 0;                              // fp32 peak of what the backend runs on, 0: unknown
   Scope scope = Scope::full;
+  std::int64_t head_dim_tokens = 0;                    // N of the head-dim attention cases (0: 1034, small scope 266)
 };
 
 inline std::string precision_suffix(Precision p) { return p == Precision::fp32 ? "" : std::string("/") + to_string(p); }
@@ -406,12 +407,13 @@ void register_backend(const BackendSpec<B>& spec) {
 
   // Head dims of C-RADIOv4 against 64 at the same width: SO400M 16 x 72 vs 18 x 64 (D 1152), v4-H
   // 16 x 80 vs 20 x 64 (D 1280), at 512² with 10 prefix tokens (N = 1024 + 10; the small scope:
-  // 256², N = 266); ViTDet windows of 8 x 8 patches at 1024² (64 windows of 64 tokens).
+  // 256², N = 266, unless the backend names its N); ViTDet windows of 8 x 8 patches at 1024² (64
+  // windows of 64 tokens).
   struct HeadDim {
     std::int64_t d;
     int heads;
   };
-  const std::int64_t hd_tokens = full ? 1034 : 266;
+  const std::int64_t hd_tokens = spec.head_dim_tokens > 0 ? spec.head_dim_tokens : full ? 1034 : 266;
   for (Precision p : spec.precisions)
     for (HeadDim c : {HeadDim{1152, 18}, HeadDim{1152, 16}, HeadDim{1280, 20}, HeadDim{1280, 16}}) {
       const std::string name = "op/" + be + "/attention/N" + std::to_string(hd_tokens) + "xD" + std::to_string(c.d) + "xH" +
