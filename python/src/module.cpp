@@ -196,9 +196,13 @@ NB_MODULE(_vit, m) {
   make_error_type(m);
 
   nb::class_<PyOutput>(m, "Output", "The result of Model.__call__: summary, features and the patch grid.")
-      .def_ro("summary", &PyOutput::summary, "float32 [B, C]: the model's pooled vector(s) per image (a NumPy array owning its memory).")
-      .def_ro("features", &PyOutput::features,
-              "float32 [B, T, D] (layout 'nlc') or [B, D, grid_h, grid_w] ('nchw'): one vector per patch, without the cls/register tokens.")
+      .def_prop_ro("summary", [](const PyOutput& o) { return o.summary; },
+                   nb::for_getter(nb::sig("def summary(self, /) -> numpy.typing.NDArray[numpy.float32]")),
+                   nb::for_getter("float32 [B, C]: the model's pooled vector(s) per image (a NumPy array owning its memory)."))
+      .def_prop_ro("features", [](const PyOutput& o) { return o.features; },
+                   nb::for_getter(nb::sig("def features(self, /) -> numpy.typing.NDArray[numpy.float32]")),
+                   nb::for_getter("float32 [B, T, D] (layout 'nlc') or [B, D, grid_h, grid_w] ('nchw'): one vector per patch, without the "
+                                  "cls/register tokens."))
       .def_prop_ro("grid", [](const PyOutput& o) { return std::pair{o.grid_h, o.grid_w}; }, "(grid_h, grid_w) = (H / patch, W / patch).")
       .def_ro("layout", &PyOutput::layout, "The layout of `features`: 'nlc' or 'nchw'.")
       .def("__repr__", [](const PyOutput& o) {

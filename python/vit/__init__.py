@@ -8,6 +8,8 @@
 Everything is implemented in the compiled module vit._vit; see docs/python.md.
 """
 
+from typing import TYPE_CHECKING
+
 from ._vit import (
     Error,
     Model,
@@ -20,8 +22,19 @@ from ._vit import (
     resize,
 )
 
+if TYPE_CHECKING:
+    import numpy
+    import numpy.typing
 
-def prepare(path, model, *, resolution=None, preprocess="torch", allow_large=False):
+
+def prepare(
+    path: str,
+    model: Model,
+    *,
+    resolution: "str | tuple[int, int] | None" = None,
+    preprocess: str = "torch",
+    allow_large: bool = False,
+) -> "numpy.typing.NDArray[numpy.float32]":
     """Read an image file for `model` exactly as vit-embed does: model.prepare(path, ...).
 
     See Model.prepare for the arguments. Returns float32 [B, 3, H, W] in [0, 1].
