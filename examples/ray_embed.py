@@ -97,6 +97,7 @@ class Embedder:
         self.log = log
         self.images = 0
         self.forward_s = 0.0
+        self.first = None  # wall clock at the start of the first batch, and the end of the last
         self.key = os.getpid()
 
     def _fail(self, path: str, message: str) -> None:
@@ -106,6 +107,8 @@ class Embedder:
 
     def __call__(self, batch):
         """{path, file} -> tables of {path, summary, features, height, width}, one per image size."""
+        if self.first is None:
+            self.first = time.time()
         groups: dict[tuple[int, int], list[tuple[str, np.ndarray]]] = {}
         for path, file in zip(batch["path"].to_pylist(), batch["file"].to_pylist()):
             try:
@@ -124,7 +127,8 @@ class Embedder:
                     yield table
         import ray
 
-        ray.get(self.log.actor_stats.remote(self.key, {"peak_rss": peak_rss_bytes(), "images": self.images, "forward_s": self.forward_s}))
+        stats = {"peak_rss": peak_rss_bytes(), "images": self.images, "forward_s": self.forward_s, "first": self.first, "last": time.time()}
+        ray.get(self.log.actor_stats.remote(self.key, stats))
 
     def _embed(self, chunk, h: int, w: int):
         import pyarrow as pa
@@ -167,7 +171,8 @@ def embed(
 ) -> dict:
     """Embeds `paths` into the Parquet dataset `output` on the Ray cluster this process is
     connected to (ray.init first). Returns {failures: [(path, message)], actors: {pid: stats},
-    seconds, images}."""
+    seconds, images, embed_seconds}: seconds from the start to the last write; embed_seconds from
+    the first batch an actor started (its model loaded) to the last one it finished."""
     import ray
     import ray.data
 
@@ -190,7 +195,8 @@ def embed(
     seconds = time.perf_counter() - t0
     failures, stats = ray.get(log.report.remote())
     images = sum(s["images"] for s in stats.values())
-    return {"failures": failures, "actors": stats, "seconds": seconds, "images": images}
+    embed_seconds = max((s["last"] for s in stats.values()), default=0) - min((s["first"] for s in stats.values()), default=0)
+    return {"failures": failures, "actors": stats, "seconds": seconds, "images": images, "embed_seconds": embed_seconds}
 
 
 def tensor_rows(column) -> list[np.ndarray]:
@@ -261,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     total = len(paths) + sum(1 for f in failures if f[0] not in paths)
     done, seconds = result["images"], result["seconds"]
     memory = ", ".join(f"{s['peak_rss'] / 2**20:.0f} MiB" for s in result["actors"].values())
-    print(f"ray_embed: {done} of {total} inputs embedded in {seconds:.2f} s ({done / seconds:.2f} images/s) by {args.actors} actors x "
+    embedding = result["embed_seconds"]
+    print(f"ray_embed: {done} of {total} inputs embedded in {seconds:.2f} s ({done / seconds:.2f} images/s; "
+          f"{done / embedding if embedding > 0 else 0:.2f} images/s once the models were loaded) by {args.actors} actors x "
           f"{args.threads_per_actor} threads; peak memory per actor: {memory or '-'}; output: {args.output}", file=sys.stderr)
     if failures:
         print(f"ray_embed: error: {len(failures)} of {total} inputs failed:", file=sys.stderr)
