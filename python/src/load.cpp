@@ -1,0 +1,45 @@
+// load_model(): opens any model folder (vit::models::open_model) and builds it on the backend
+// that was asked for, among those compiled into the module.
+#include <algorithm>
+
+#include "any_model.hpp"
+
+namespace vit::python {
+
+std::vector<std::string> built_backends() {
+  std::vector<std::string> names{"reference"};
+#ifdef VIT_PYTHON_CPU
+  names.push_back("cpu");
+#endif
+#ifdef VIT_PYTHON_VULKAN
+  names.push_back("vulkan");
+#endif
+  return names;
+}
+
+std::unique_ptr<AnyModel> load_model(const LoadOptions& options) {
+  const std::string& b = options.backend;
+  check(options.threads >= 0, ErrorKind::argument, "threads must be >= 0 (0 = all cores), got " + std::to_string(options.threads));
+  const std::vector<std::string> built = built_backends();
+  std::string known;
+  for (const auto& n : built) known += (known.empty() ? "" : ", ") + n;
+  if (std::find(built.begin(), built.end(), b) == built.end()) {
+    if (b == "cpu" || b == "vulkan" || b == "cuda")
+      fail(ErrorKind::unsupported, "backend '" + b + "' is not in this build of the module (built: " + known + ")");
+    fail(ErrorKind::argument, "backend: unknown backend '" + b + "' (expected one of: " + known + ")");
+  }
+  check(b == "cpu" || options.threads == 0, ErrorKind::argument, "threads applies to the cpu backend only, not to '" + b + "'");
+
+  models::Snapshot snap = models::open_model(options.path);
+  ModelInfo info{options, snap.family, snap.name, {}, snap.architecture, snap.input, snap.notes};
+  if (b == "reference") return make_reference_model(std::move(info), *snap.weights);
+#ifdef VIT_PYTHON_CPU
+  if (b == "cpu") return make_cpu_model(std::move(info), *snap.weights);
+#endif
+#ifdef VIT_PYTHON_VULKAN
+  if (b == "vulkan") return make_vulkan_model(std::move(info), *snap.weights);
+#endif
+  fail(ErrorKind::unsupported, "backend '" + b + "' is not in this build of the module");
+}
+
+}  // namespace vit::python
