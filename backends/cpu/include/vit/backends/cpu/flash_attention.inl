@@ -60,19 +60,19 @@ inline void online_softmax_block(float* s, int nk, const float* block_max, float
   constexpr int w = NV * kLanes;
 #if VIT_CPU_AVX512
   __m512 mx[NV], m_old[NV], sum[NV];
-  for (int v = 0; v < NV; ++v) {
+  VIT_CPU_UNROLL for (int v = 0; v < NV; ++v) {
     m_old[v] = _mm512_loadu_ps(m + v * kLanes);
     mx[v] = _mm512_maskz_max_ps(kAll, m_old[v], _mm512_loadu_ps(block_max + v * kLanes));
   }
-  for (int v = 0; v < NV; ++v) sum[v] = _mm512_setzero_ps();
+  VIT_CPU_UNROLL for (int v = 0; v < NV; ++v) sum[v] = _mm512_setzero_ps();
   for (int j = 0; j < nk; ++j)
-    for (int v = 0; v < NV; ++v) {
+    VIT_CPU_UNROLL for (int v = 0; v < NV; ++v) {
       float* sj = s + std::ptrdiff_t(j) * w + v * kLanes;
       const __m512 p = exp2_ps(_mm512_sub_ps(_mm512_loadu_ps(sj), mx[v]));
       _mm512_storeu_ps(sj, p);
       sum[v] = _mm512_add_ps(sum[v], p);
     }
-  for (int v = 0; v < NV; ++v) {
+  VIT_CPU_UNROLL for (int v = 0; v < NV; ++v) {
     const __m512 a = exp2_ps(_mm512_sub_ps(m_old[v], mx[v]));
     _mm512_storeu_ps(alpha + v * kLanes, a);
     _mm512_storeu_ps(l + v * kLanes, _mm512_fmadd_ps(_mm512_loadu_ps(l + v * kLanes), a, sum[v]));
