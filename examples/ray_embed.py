@@ -91,7 +91,13 @@ class Embedder:
         import vit
 
         self.vit = vit
-        self.model = vit.load(model, backend, threads=threads)
+        device = -1
+        if backend == "vulkan":  # the GPU Ray gave this actor (num_gpus); assumes Vulkan lists GPUs in CUDA's order
+            import ray
+
+            gpus = ray.get_gpu_ids()
+            device = int(gpus[0]) if gpus else -1
+        self.model = vit.load(model, backend, threads=threads if backend == "cpu" else 0, device=device)
         self.batch = batch
         self.prepare = prepare
         self.log = log
