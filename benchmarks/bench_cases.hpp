@@ -7,7 +7,9 @@
 //   load/<backend>/B16/safetensors                             mmap + Model construction + first forward
 //   op/<backend>/linear/<variant>.<layer>/M<m>xK<k>xN<n>[/<precision>]   y = x W^T + b
 //   op/<backend>/linear_gelu/<variant>.fc1/M..xK..xN..[/<precision>]     y = GELU(x W^T + b)
-//   op/<backend>/attention/N<n>xD<d>xH<heads>[/<precision>]             fused qkv -> out, batch 1
+//   op/<backend>/attention/[B<batch>x]N<n>xD<d>xH<heads>[/<precision>]  fused qkv -> out (batch 1 unless named)
+//   op/<backend>/activation/<act>/M<m>xN<n>                              y = act(x) elementwise
+//   op/<backend>/scatter_tokens/B<b>xN<n>xD<d>/w<window>                 ViTDet windows back to the token order
 //   op/<backend>/layer_norm/M<m>xD<d>, op/<backend>/im2patch/<H>x<W>,
 // Precision fp32 is the default and carries no suffix.
 #pragma once
@@ -28,6 +30,7 @@
 #include "vit/models/radio/importer.hpp"
 #include "vit/models/radio/model.hpp"
 #include "vit/models/radio/weights.hpp"
+#include "vit/nn/optional_ops.hpp"
 
 namespace vit::bench {
 
@@ -43,6 +46,7 @@ struct BackendSpec {
   std::function<double()> device_mib;                  // device memory in use (MiB), or empty
   double peak_gflops = 0;                              // fp32 peak of what the backend runs on, 0: unknown
   Scope scope = Scope::full;
+  std::int64_t head_dim_tokens = 0;                    // N of the head-dim attention cases (0: 1034, small scope 266)
 };
 
 inline std::string precision_suffix(Precision p) { return p == Precision::fp32 ? "" : std::string("/") + to_string(p); }
@@ -218,19 +222,69 @@ void bench_linear(benchmark::State& st, BackendSpec<B> spec, std::int64_t m, std
 }
 
 template <class B>
-void bench_attention(benchmark::State& st, BackendSpec<B> spec, std::int64_t n, std::int64_t d, int heads, Precision p) {
+void bench_attention(benchmark::State& st, BackendSpec<B> spec, std::int64_t n, std::int64_t d, int heads, Precision p,
+                     std::int64_t batch = 1) {
   try {
     prepared_slot().reset();
     auto b = spec.make(p);
-    auto qkv = b->upload(random_tensor(Shape{1, n, 3 * d}, 4));
-    auto out = b->alloc(Shape{1, n, d});
+    auto qkv = b->upload(random_tensor(Shape{batch, n, 3 * d}, 4));
+    auto out = b->alloc(Shape{batch, n, d});
     b->attention(qkv, heads, out);
     b->synchronize();
     for (auto _ : st) {
       b->attention(qkv, heads, out);
       b->synchronize();
     }
-    set_flop_counters(st, 4.0 * double(n) * double(n) * double(d), p == Precision::fp32 ? spec.peak_gflops : 0.0);
+    st.counters["head_dim"] = double(d / heads);
+    set_flop_counters(st, 4.0 * double(batch) * double(n) * double(n) * double(d), p == Precision::fp32 ? spec.peak_gflops : 0.0);
+  } catch (const std::exception& e) {
+    st.SkipWithError(e.what());
+  }
+}
+
+// y = act(x) for x [m, n] (the optional op; the host fallback where a backend lacks it).
+template <class B>
+void bench_activation(benchmark::State& st, BackendSpec<B> spec, std::int64_t m, std::int64_t n, Activation act) {
+  try {
+    prepared_slot().reset();
+    auto b = spec.make(Precision::fp32);
+    auto x = b->upload(random_tensor(Shape{m, n}, 9, -3.0f, 3.0f));
+    auto y = b->alloc(Shape{m, n});
+    nn::activation(*b, x, act, y);
+    b->synchronize();
+    for (auto _ : st) {
+      nn::activation(*b, x, act, y);
+      b->synchronize();
+    }
+    set_byte_counters(st, 2.0 * 4.0 * double(m) * double(n));  // read x, write y
+  } catch (const std::exception& e) {
+    st.SkipWithError(e.what());
+  }
+}
+
+// scatter_tokens of the patch tokens of a g x g grid, in ViTDet window order (w x w windows), back
+// into h [batch, prefix + g², d] (the optional op; the host fallback where a backend lacks it).
+template <class B>
+void bench_scatter_tokens(benchmark::State& st, BackendSpec<B> spec, std::int64_t batch, std::int64_t prefix, std::int64_t g,
+                          std::int64_t w, std::int64_t d) {
+  try {
+    prepared_slot().reset();
+    auto b = spec.make(Precision::fp32);
+    std::vector<std::int64_t> idx;
+    for (std::int64_t wy = 0; wy < g / w; ++wy)
+      for (std::int64_t wx = 0; wx < g / w; ++wx)
+        for (std::int64_t y = 0; y < w; ++y)
+          for (std::int64_t x = 0; x < w; ++x) idx.push_back(prefix + (wy * w + y) * g + wx * w + x);
+    const std::int64_t len = std::int64_t(idx.size());
+    auto x = b->upload(random_tensor(Shape{batch, len, d}, 10));
+    auto h = b->upload(random_tensor(Shape{batch, prefix + g * g, d}, 11));
+    nn::scatter_tokens(*b, x, idx, h);
+    b->synchronize();
+    for (auto _ : st) {
+      nn::scatter_tokens(*b, x, idx, h);
+      b->synchronize();
+    }
+    set_byte_counters(st, 2.0 * 4.0 * double(batch) * double(len) * double(d));  // read x, write those rows of h
   } catch (const std::exception& e) {
     st.SkipWithError(e.what());
   }
@@ -350,6 +404,34 @@ void register_backend(const BackendSpec<B>& spec) {
       const std::string name = "op/" + be + "/attention/N" + std::to_string(n) + "xD768xH12" + precision_suffix(p);
       add_case(name, [spec, n, p](benchmark::State& st) { bench_attention<B>(st, spec, n, 768, 12, p); });
     }
+
+  // Head dims of C-RADIOv4 against 64 at the same width: SO400M 16 x 72 vs 18 x 64 (D 1152), v4-H
+  // 16 x 80 vs 20 x 64 (D 1280), at 512² with 10 prefix tokens (N = 1024 + 10; the small scope:
+  // 256², N = 266, unless the backend names its N); ViTDet windows of 8 x 8 patches at 1024² (64
+  // windows of 64 tokens).
+  struct HeadDim {
+    std::int64_t d;
+    int heads;
+  };
+  const std::int64_t hd_tokens = spec.head_dim_tokens > 0 ? spec.head_dim_tokens : full ? 1034 : 266;
+  for (Precision p : spec.precisions)
+    for (HeadDim c : {HeadDim{1152, 18}, HeadDim{1152, 16}, HeadDim{1280, 20}, HeadDim{1280, 16}}) {
+      const std::string name = "op/" + be + "/attention/N" + std::to_string(hd_tokens) + "xD" + std::to_string(c.d) + "xH" +
+                               std::to_string(c.heads) + precision_suffix(p);
+      add_case(name, [spec, c, p, hd_tokens](benchmark::State& st) { bench_attention<B>(st, spec, hd_tokens, c.d, c.heads, p); });
+      if (full)
+        add_case("op/" + be + "/attention/B64xN64xD" + std::to_string(c.d) + "xH" + std::to_string(c.heads) + precision_suffix(p),
+                 [spec, c, p](benchmark::State& st) { bench_attention<B>(st, spec, 64, c.d, c.heads, p, 64); });
+    }
+
+  // The optional ops of C-RADIOv4 (SO400M shapes at 512²: MLP width 4304, 32 x 32 patches).
+  const std::int64_t act_rows = full ? 1034 : 266;
+  for (Activation act : {Activation::gelu, Activation::gelu_tanh, Activation::quick_gelu})
+    add_case("op/" + be + "/activation/" + to_string(act) + "/M" + std::to_string(act_rows) + "xN4304",
+             [spec, act, act_rows](benchmark::State& st) { bench_activation<B>(st, spec, act_rows, 4304, act); });
+  const std::int64_t grid = full ? 32 : 16;
+  add_case("op/" + be + "/scatter_tokens/B1xN" + std::to_string(10 + grid * grid) + "xD1152/w8",
+           [spec, grid](benchmark::State& st) { bench_scatter_tokens<B>(st, spec, 1, 10, grid, 8, 1152); });
 
   for (std::int64_t m : full ? std::vector<std::int64_t>{1032, 4104} : std::vector<std::int64_t>{1032})
     add_case("op/" + be + "/layer_norm/M" + std::to_string(m) + "xD768",

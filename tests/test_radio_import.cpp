@@ -9,6 +9,7 @@
 
 #include "fixture_check.hpp"
 #include "vit/backends/reference.hpp"
+#include "vit/models/open.hpp"
 
 using namespace vit;
 using namespace vit::models::radio;
@@ -116,7 +117,9 @@ TEST_CASE("per-variant configs load and match the published parameter counts") {
   // Parameter counts derived in radio-spec.md §1 (backbone + embedder + 128x128 pos grid + tokens).
   for (Want w : {Want{"c-radio-v3-b.json", 768, 12, 12, 98.2}, Want{"c-radio-v3-l.json", 1024, 24, 16, 319.9},
                  Want{"c-radio-v3-h.json", 1280, 32, 16, 651.6}, Want{"c-radio-v3-g.json", 1536, 40, 24, 1159.6},
-                 Want{"c-radio-v2-b.json", 768, 12, 12, 98.2}, Want{"c-radio-v2-h.json", 1280, 32, 16, 651.6}}) {
+                 Want{"c-radio-v2-b.json", 768, 12, 12, 98.2}, Want{"c-radio-v2-h.json", 1280, 32, 16, 651.6},
+                 // C-RADIOv4: 3 cls + 7 registers; SO400M's MLP is 4304 wide (head dim 72), H's head dim 80
+                 Want{"c-radio-v4-so400m.json", 1152, 27, 16, 431.2}, Want{"c-radio-v4-h.json", 1280, 32, 16, 651.6}}) {
     INFO(w.file);
     Config c = Config::load(dir + w.file);
     CHECK(c.embed_dim == w.d);
@@ -124,6 +127,10 @@ TEST_CASE("per-variant configs load and match the published parameter counts") {
     CHECK(c.num_heads == w.heads);
     CHECK(std::abs(double(c.parameter_count()) / 1e6 - w.params_m) < 0.1);
   }
+  Config so400m = Config::load(dir + "c-radio-v4-so400m.json");
+  CHECK(so400m.mlp_hidden == 4304);
+  CHECK(so400m.num_cls_tokens + so400m.num_registers == 10);
+  CHECK(so400m.summary_dim() == 2304);
   Config v1 = Config::load(dir + "c-radio.json");
   CHECK(v1.mlp_norm);
   for (const auto& e : fs::directory_iterator(dir)) CHECK_NOTHROW(Config::load(e.path().string()));
@@ -375,11 +382,13 @@ TEST_CASE("project config fields of the wrong type are errors naming the field")
 }
 
 TEST_CASE("parameter_count is exactly the number of weight values the model loads") {
-  for (const char* m : {"A", "C"}) {
+  for (const char* m : {"A", "C", "F"}) {
     INFO(m);
     Snapshot snap = open_snapshot(fixture(m));
     reference::Backend b;
-    radio::Model<reference::Backend> model(b, snap.config, *snap.weights);
+    Architecture arch = radio::architecture(snap.config);
+    arch.adaptors = radio::adaptor_heads(snap.config);  // F: both teacher heads
+    vit::Model<reference::Backend> model(b, arch, *snap.weights);
     const auto& st = dynamic_cast<SafeTensorsWeights&>(*snap.weights);
     auto unused = st.unused();
     std::int64_t used = 0;
@@ -401,4 +410,62 @@ TEST_CASE("an input whose activations exceed the budget is refused before alloca
   // 34816 tokens x 2 MiB: about 73 GB.
   expect_error([&] { model.forward(HostTensor(Shape{34, 3, 512, 512})); }, ErrorKind::out_of_memory,
                "input [34, 3, 512, 512] needs");
+}
+
+TEST_CASE("C-RADIOv4 snapshots: token layout, adaptor heads from adaptor_configs + tensors, SO400M trunks") {
+  Snapshot f = open_snapshot(fixture("F"));
+  CHECK(f.config.version == "c-radio_v4-so400m");
+  CHECK(f.config.num_cls_tokens == 3);
+  CHECK(f.config.num_registers == 7);
+  CHECK(f.config.mlp_hidden == 538);  // int(144 * 4304 / 1152), from fc1's shape
+  CHECK(f.config.embed_dim / f.config.num_heads == 72);
+  REQUIRE(f.config.adaptors.size() == 2);
+  const radio::Adaptor& dino = f.config.adaptors[0];  // adaptor_configs order (sorted keys)
+  CHECK(dino.name == "dino_v3");
+  CHECK(dino.head_idx == 1);
+  CHECK(dino.upsample == 2);
+  CHECK(dino.feature_out == 128);
+  CHECK(dino.summary_inner == 0);
+  CHECK(f.config.adaptors[1].name == "siglip2-g");
+  CHECK(f.config.adaptors[1].summary_inner == 1);
+  // The project's config keeps the heads.
+  fs::path dir = temp_dir("v4-config");
+  f.config.save((dir / "config.json").string());
+  CHECK(json::dump(Config::load((dir / "config.json").string()).to_json()) == json::dump(f.config.to_json()));
+
+  // vit::models::open_model offers the heads; choosing an unknown one names the ones there are.
+  models::Snapshot any = models::open_model(fixture("F"));
+  CHECK(any.architecture.adaptors.empty());
+  any.choose_adaptors({"siglip2-g"});
+  REQUIRE(any.architecture.adaptors.size() == 1);
+  CHECK(any.architecture.adaptors[0].token == 0);
+  expect_error([&] { any.choose_adaptors({"sam3"}); }, ErrorKind::config, "adaptor 'sam3': c-radio_v4-so400m has only: dino_v3, siglip2-g");
+  models::Snapshot a = models::open_model(fixture("A"));
+  expect_error([&] { a.choose_adaptors({"dino_v3"}); }, ErrorKind::config, "has no adaptor heads");
+
+  // The v2 SO400M trunk name loads too (its MLP width comes from the tensors).
+  fs::path v2 = temp_dir("so400m-v2");
+  std::string cfg = io::read_text_file(fixture("F") + "/config.json");
+  cfg.replace(cfg.find("vit_so400m_patch16_224"), 22, "vit_so400m_v2_patch16_224");
+  { std::ofstream(v2 / "config.json") << cfg; }
+  fs::copy_file(fixture("F") + "/model.safetensors", v2 / "model.safetensors");
+  CHECK(open_snapshot(v2.string()).config.timm_model == "vit_so400m_v2_patch16_224");
+}
+
+TEST_CASE("ViTDet: the block schedule as C-RADIO defines it, and models too shallow for it are refused") {
+  auto schedule = [](int depth) {
+    Architecture a;
+    a.depth = depth;
+    a.vitdet_window = 8;
+    std::string s;
+    for (bool w : a.vitdet_schedule()) s += w ? 'W' : 'G';
+    return s;
+  };
+  CHECK(schedule(12) == "WWGWWGWWGWWG");  // fixture F
+  CHECK(schedule(27) == "WWWWWGWWWWWGWWWWWGWWWWWGWWG");  // SO400M: global 5, 11, 17, 23, 26
+  CHECK(schedule(32) == "WWWWWWWGWWWWWWWGWWWWWWWGWWWWWWWG");  // H: global 7, 15, 23, 31
+  Architecture a;
+  a.depth = 7;
+  a.vitdet_window = 2;
+  expect_error([&] { a.validate("m"); }, ErrorKind::config, "needs a depth of at least 8");
 }

@@ -1,5 +1,6 @@
 // The reference backend against the official PyTorch outputs.
 #include "fixture_check.hpp"
+#include "radio_v4_check.hpp"
 #include "vit/nn/position.hpp"
 
 TEST_CASE("reference backend matches the PyTorch fixtures") {
@@ -67,4 +68,9 @@ TEST_CASE("reference ops reject bad shapes with the shared one-line messages") {
   CHECK(message([&] { b.gather_tokens(h, idx, g); }) == "reference gather_tokens: index 5 outside [0, 5)");
   auto g_bad = t(Shape{2, 3, 4});
   CHECK(message([&] { b.gather_tokens(h, idx, g_bad); }) == "reference gather_tokens output: expected [2, 2, 4] (16 values), got [2, 3, 4]");
+}
+
+TEST_CASE("reference backend matches the C-RADIOv4 fixture (adaptors, intermediates, ViTDet)") {
+  vit::reference::Backend b;
+  vit::testing::check_radio_v4_fixture(b);
 }

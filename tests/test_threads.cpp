@@ -129,3 +129,63 @@ TEST_CASE("cpu: concurrent forwards on separate Backend+Model pairs match a sing
   }
 }
 #endif
+
+// One set of weights, many streams: models built with Model(backend, other) share the first model's
+// prepared weights (no second copy) and each has its own workspace; run from several threads at
+// once — each on its own backend object, the weights prepared by the main thread's backend — the
+// results are bit for bit those of the serial run. Also exercises a primitive created on one
+// thread running on others (cpu: oneDNN with per-thread user scratchpads).
+template <class MakeBackend>
+void check_shared_weights(MakeBackend make_backend) {
+  const auto in = inputs();
+  auto snap = radio::open_snapshot(testing::fixture_dir("A"));
+  auto main_backend = make_backend();
+  radio::Model<decltype(main_backend)> model(main_backend, snap.config, *snap.weights);
+  Run want;
+  for (const auto& x : in) {
+    auto out = model.forward(x);
+    want.summaries.push_back(out.summary.data);
+    want.features.push_back(out.features.data);
+  }
+  std::vector<Run> got(kWorkers);
+  std::vector<std::exception_ptr> errors(kWorkers);
+  std::vector<bool> shared(kWorkers, false);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kWorkers; ++t)
+    threads.emplace_back([&, t] {
+      try {
+        auto backend = make_backend();
+        vit::Model<decltype(backend)> stream(backend, model);
+        shared[std::size_t(t)] = stream.shares_weights_with(model);
+        for (int round = 0; round < kRounds; ++round) {
+          Run r;
+          for (const auto& x : in) {
+            auto out = stream.forward(x);
+            r.summaries.push_back(out.summary.data);
+            r.features.push_back(out.features.data);
+          }
+          got[std::size_t(t)] = r;
+        }
+      } catch (...) {
+        errors[std::size_t(t)] = std::current_exception();
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kWorkers; ++t) {
+    if (errors[std::size_t(t)]) std::rethrow_exception(errors[std::size_t(t)]);
+    CHECK(shared[std::size_t(t)]);
+    check_same(want, got[std::size_t(t)], t);
+  }
+}
+
+TEST_CASE("reference: streams sharing one set of weights match the serial run bit for bit") {
+  check_shared_weights([] { return reference::Backend{}; });
+}
+
+#ifdef VIT_HAS_CPU_BACKEND
+TEST_CASE("cpu: streams sharing one set of weights match the serial run bit for bit") {
+  for (int omp_threads : {1, 2}) {
+    DYNAMIC_SECTION("cpu threads=" << omp_threads) { check_shared_weights([omp_threads] { return cpu::Backend(cpu::Options{omp_threads}); }); }
+  }
+}
+#endif

@@ -20,6 +20,7 @@ VARIANTS = {  # tag: (config file, embed_dim, depth, heads)
     "B16": ("c-radio-v3-b.json", 768, 12, 12),
     "L16": ("c-radio-v3-l.json", 1024, 24, 16),
     "H16": ("c-radio-v3-h.json", 1280, 32, 16),
+    "SO400M": ("c-radio-v4-so400m.json", 1152, 27, 16),  # C-RADIOv4: head dim 72, MLP 4304, 3 cls + 7 registers
 }
 
 

@@ -1,5 +1,6 @@
 // radio-embed: C-RADIO summary and spatial features of images or .npy tensors (see --help and
 // docs/cli.md). This file parses the command line and picks the backend; the work is run<B>().
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
@@ -18,14 +19,16 @@ namespace {
 int dispatch(const radio_embed::Options& opt) {
   if (opt.backend == "reference") {
     vit::reference::Backend b;
-    return radio_embed::run(b, opt, "fp32");
+    return radio_embed::run<vit::reference::Backend>(b, opt, "fp32", [] { return vit::reference::Backend{}; });
   }
   if (opt.backend == "cpu") {
 #ifdef VIT_HAS_CPU_BACKEND
+    // --streams N splits the threads: each stream's backend gets threads / N (at least one).
+    const int total = opt.threads > 0 ? opt.threads : vit::cpu::hardware_cores();
     vit::cpu::Options o;
-    o.threads = opt.threads;
+    o.threads = std::max(1, total / opt.streams);
     vit::cpu::Backend b(o);
-    return radio_embed::run(b, opt, "fp32");
+    return radio_embed::run<vit::cpu::Backend>(b, opt, "fp32", [o] { return vit::cpu::Backend(o); });
 #else
     vit::fail(vit::ErrorKind::unsupported, "this build has no cpu backend (configure with oneDNN and -DVIT_CPU=ON)");
 #endif

@@ -28,13 +28,27 @@ std::pair<int, int> parse_hxw(const std::string& s) {
   return {parse_int("--resolution height", s.substr(0, x), 1, 1 << 16), parse_int("--resolution width", s.substr(x + 1), 1, 1 << 16)};
 }
 
+// "4,-1,10" -> {4, -1, 10}
+std::vector<int> parse_int_list(std::string_view flag, const std::string& s) {
+  std::vector<int> out;
+  std::size_t at = 0;
+  while (true) {
+    const std::size_t comma = s.find(',', at);
+    out.push_back(parse_int(flag, s.substr(at, comma == std::string::npos ? std::string::npos : comma - at), -4096, 4096));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return out;
+}
+
 // The single-file outputs must be distinct (compared as weakly canonical paths: "d/../x.npy" is
 // "x.npy") and must not name an existing FIFO, device node, socket or directory: they are
 // written to a temporary file renamed over the path, which would replace such a node.
 void check_output_files(const Options& o) {
   namespace fs = std::filesystem;
   const std::vector<std::pair<const char*, const std::string*>> outputs = {
-      {"--summary", &o.summary}, {"--features", &o.features}, {"--out", &o.out}, {"--pca", &o.pca}, {"--pca-basis-save", &o.pca_basis_save}};
+      {"--summary", &o.summary}, {"--features", &o.features}, {"--out", &o.out}, {"--pca", &o.pca}, {"--pca-basis-save", &o.pca_basis_save},
+      {"--adaptor-summary", &o.adaptor_summary}, {"--adaptor-features", &o.adaptor_features}};
   std::vector<std::pair<const char*, fs::path>> seen;
   for (const auto& [flag, path] : outputs) {
     if (path->empty()) continue;
@@ -90,6 +104,19 @@ preprocessing (images):
   --allow-nonfinite      run inputs holding NaN/Inf values and write outputs that are not finite
                          (otherwise both are per-input errors)
   --batch N              run up to N images of the same resized shape in one forward
+  --streams N            N forwards at once over one copy of the weights (cpu: the threads are
+                         split among them; reference); outputs in completion order
+extras (C-RADIO; see docs/radio-extras.md):
+  --vitdet W             ViTDet windowed attention, W x W patch windows (sizes become multiples
+                         of patch x W; C-RADIOv4)
+  --adaptor NAME         also run this teacher head (repeatable); its outputs go to --out-dir as
+                         <stem>.<NAME>.summary.npy / .features.npy and into --out bundles
+  --adaptor-summary S.npy --adaptor-features F.npy   (one input, one --adaptor) exactly these files
+  --intermediates K1,K2,...   also return the tokens after these blocks (negative: from the end)
+  --aggregation sparse|dense  sparse (default): block k's output; dense: the mean since the
+                         previous chosen block
+  --intermediates-dir DIR     DIR/intermediates_<k>.npy [B,T,D] and _<k>_summary.npy [B,n*D]
+                         (one input; with several, DIR/<stem>/...)
 backend:
   --backend reference|cpu|cuda|vulkan   (default reference)
   --threads N            cpu backend threads (0 = all)
@@ -141,6 +168,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--device") o.device = parse_int(a, next(), 0, 1024);
     else if (a == "--bench") o.bench = parse_int(a, next(), 0, 1000000);
     else if (a == "--batch") o.batch = parse_int(a, next(), 1, 4096);
+    else if (a == "--streams") o.streams = parse_int(a, next(), 1, 256);
     else if (a == "--resolution") {
       std::string v = next();
       if (v == "preferred") o.preferred_resolution = true;
@@ -156,6 +184,13 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--pca-basis-load") o.pca_basis_load = next();
     else if (a == "--write-config") o.write_config = next();
     else if (a == "--dump-input") o.dump_input = next();
+    else if (a == "--vitdet") o.vitdet = parse_int(a, next(), 1, 1024);
+    else if (a == "--adaptor") o.adaptors.push_back(next());
+    else if (a == "--adaptor-summary") o.adaptor_summary = next();
+    else if (a == "--adaptor-features") o.adaptor_features = next();
+    else if (a == "--intermediates") o.intermediates = parse_int_list(a, next());
+    else if (a == "--aggregation") o.aggregation = next();
+    else if (a == "--intermediates-dir") o.intermediates_dir = next();
     else if (a.size() > 1 && a[0] == '-') bad("unknown option '" + a + "' (see --help)");
     else o.inputs.push_back(a);
   }
@@ -168,7 +203,16 @@ Options parse_options(int argc, char** argv) {
     bad("--precision " + o.precision + ": the vulkan backend computes in fp32 or fp16");
   if (o.precision != "fp32" && o.backend != "cuda" && o.backend != "vulkan")
     bad("--precision " + o.precision + ": only the cuda backend (and vulkan, fp16) computes in reduced precision (backend is " + o.backend + ")");
+  if (o.aggregation != "sparse" && o.aggregation != "dense") bad("--aggregation: expected sparse or dense, got '" + o.aggregation + "'");
   if (!o.write_config.empty()) return o;
+  const bool adaptor_files = !o.adaptor_summary.empty() || !o.adaptor_features.empty();
+  if (adaptor_files && o.adaptors.size() != 1)
+    bad("--adaptor-summary/--adaptor-features write one head's outputs: give exactly one --adaptor (got " + std::to_string(o.adaptors.size()) + ")");
+  if (!o.intermediates.empty() && o.vitdet > 0)
+    bad("--intermediates cannot be combined with --vitdet (the official model returns empty tensors there)");
+  if (!o.intermediates.empty() && o.intermediates_dir.empty() && o.out.empty()) bad("--intermediates needs --intermediates-dir DIR or --out FILE");
+  if (o.intermediates.empty() && (!o.intermediates_dir.empty() || o.aggregation != "sparse"))
+    bad("--intermediates-dir/--aggregation need --intermediates K1,K2,...");
   if (o.inputs.empty() && o.input_list.empty()) bad("no input: give --input FILE, positional files or --input-list FILE");
   const bool single = !o.summary.empty() || !o.features.empty();
   if (single && (!o.out_dir.empty() || !o.out.empty())) bad("--summary/--features cannot be combined with --out-dir or --out");
@@ -177,7 +221,9 @@ Options parse_options(int argc, char** argv) {
   if (!o.pca_basis_save.empty() && !o.pca_basis_load.empty()) bad("--pca-basis-save and --pca-basis-load are exclusive");
   if ((!o.pca_basis_save.empty() || !o.pca_basis_load.empty()) && o.pca.empty() && o.pca_dir.empty())
     bad("--pca-basis-save/--pca-basis-load need --pca or --pca-dir");
-  if (!single && o.out_dir.empty() && o.out.empty() && o.pca.empty() && o.pca_dir.empty() && o.dump_input.empty() && o.bench == 0)
+  if (adaptor_files && (!o.out_dir.empty() || !o.out.empty())) bad("--adaptor-summary/--adaptor-features cannot be combined with --out-dir or --out");
+  if (!single && !adaptor_files && o.intermediates_dir.empty() && o.out_dir.empty() && o.out.empty() && o.pca.empty() && o.pca_dir.empty() &&
+      o.dump_input.empty() && o.bench == 0)
     bad("no output: give --summary/--features, --out-dir, --out, --pca, --pca-dir or --bench N");
   if (o.resolution && o.preferred_resolution) bad("--resolution given twice");
   check_output_files(o);

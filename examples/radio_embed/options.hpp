@@ -35,6 +35,7 @@ struct Options {
   int device = 0;                    // cuda / vulkan device index
   int bench = 0;                     // extra timed forwards
   int batch = 1;                     // images of one resized shape per forward
+  int streams = 1;                   // --streams N: concurrent forwards over one set of weights (cpu, reference)
   std::optional<std::pair<int, int>> resolution;  // --resolution HxW
   bool preferred_resolution = false;              // --resolution preferred
   Preprocess preprocess = Preprocess::torch;
@@ -43,6 +44,12 @@ struct Options {
   std::string pca, pca_dir, pca_basis_save, pca_basis_load;
   std::string write_config;
   std::string dump_input;            // --dump-input DIR: <stem>.input.npy, the model's input tensor
+  int vitdet = 0;                    // --vitdet W: ViTDet windowed attention with w×w windows (0: off)
+  std::vector<std::string> adaptors; // --adaptor NAME (repeatable): teacher heads to run
+  std::string adaptor_summary, adaptor_features;  // --adaptor-summary / --adaptor-features: one input, one head
+  std::vector<int> intermediates;    // --intermediates K1,K2,...: blocks (negative: from the end)
+  std::string aggregation = "sparse";  // --aggregation sparse|dense
+  std::string intermediates_dir;     // --intermediates-dir DIR
   bool quiet = false, verbose = false;
   bool help = false, version = false;
 };

@@ -30,6 +30,8 @@ struct ItemResult {
   int height = 0, width = 0;       // the model's input size
   int source_h = 0, source_w = 0;  // the decoded image's size
   int grid_h = 0, grid_w = 0;
+  std::vector<vit::HostHeadOutput> adaptors;         // --adaptor heads (features NLC)
+  std::vector<vit::HostIntermediate> intermediates;  // --intermediates (features NLC)
 };
 
 // The features' sample `i` as [T, D] rows.
@@ -51,10 +53,10 @@ inline void write_pca_png(const std::string& path, const ItemResult& r, std::int
 
 class OutputWriter {
  public:
-  OutputWriter(const Options& opt, std::string model_version, std::string backend, std::string precision)
-      : opt_(opt), version_(std::move(model_version)), backend_(std::move(backend)), precision_(std::move(precision)) {
+  OutputWriter(const Options& opt, std::string model_version, std::string backend, std::string precision, std::size_t total_inputs)
+      : opt_(opt), version_(std::move(model_version)), backend_(std::move(backend)), precision_(std::move(precision)), total_(total_inputs) {
     if (!opt.pca_basis_load.empty()) basis_ = vit::io::load_pca_basis(opt.pca_basis_load);
-    for (const std::string& dir : {opt.out_dir, opt.pca_dir, opt.dump_input}) {
+    for (const std::string& dir : {opt.out_dir, opt.pca_dir, opt.dump_input, opt.intermediates_dir}) {
       if (dir.empty()) continue;
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
@@ -81,9 +83,40 @@ class OutputWriter {
         npy((dir / (r.item.stem + ".features.npy")).string(), features);
       }
       if (!opt_.pca.empty() || !opt_.pca_dir.empty()) write_pca(r, written);
+      if (!opt_.adaptor_summary.empty()) npy(opt_.adaptor_summary, r.adaptors.at(0).summary);
+      if (!opt_.adaptor_features.empty()) npy(opt_.adaptor_features, head_features(r.adaptors.at(0)));
+      if (!opt_.out_dir.empty())
+        for (const auto& h : r.adaptors) {
+          const std::filesystem::path dir(opt_.out_dir);
+          npy((dir / (r.item.stem + "." + h.name + ".summary.npy")).string(), h.summary);
+          npy((dir / (r.item.stem + "." + h.name + ".features.npy")).string(), head_features(h));
+        }
+      if (!opt_.intermediates_dir.empty() && !r.intermediates.empty()) {
+        std::filesystem::path dir(opt_.intermediates_dir);
+        if (total_ > 1) {  // one folder per input
+          dir /= r.item.stem;
+          std::error_code ec;
+          std::filesystem::create_directories(dir, ec);
+          if (!std::filesystem::is_directory(dir, ec)) vit::fail(vit::ErrorKind::io, dir.string() + ": cannot create the output folder");
+        }
+        for (const auto& e : r.intermediates) {
+          const std::string k = std::to_string(e.block);
+          npy((dir / ("intermediates_" + k + ".npy")).string(), layout_tokens(e.features, r.grid_h, r.grid_w));
+          npy((dir / ("intermediates_" + k + "_summary.npy")).string(), e.summary);
+        }
+      }
       if (!opt_.out.empty()) {
-        bundle_.push_back({r.item.stem + "/summary", r.summary.shape, r.summary.data, {}, false});
-        bundle_.push_back({r.item.stem + "/features", features.shape, features.data, {}, false});
+        auto add = [&](const std::string& name, const vit::HostTensor& t) { bundle_.push_back({r.item.stem + "/" + name, t.shape, t.data, {}, false}); };
+        add("summary", r.summary);
+        add("features", features);
+        for (const auto& h : r.adaptors) {
+          add(h.name + "/summary", h.summary);
+          add(h.name + "/features", head_features(h));
+        }
+        for (const auto& e : r.intermediates) {
+          add("intermediates_" + std::to_string(e.block), layout_tokens(e.features, r.grid_h, r.grid_w));
+          add("intermediates_" + std::to_string(e.block) + "_summary", e.summary);
+        }
         resolutions_[r.item.stem] = std::to_string(r.height) + "x" + std::to_string(r.width);
       }
     } catch (...) {
@@ -114,9 +147,11 @@ class OutputWriter {
   }
 
  private:
-  vit::HostTensor layout_features(const ItemResult& r) const {
-    if (opt_.layout == "nchw") return vit::to_nchw(r.features, r.grid_h, r.grid_w);
-    return r.features;
+  vit::HostTensor layout_features(const ItemResult& r) const { return layout_tokens(r.features, r.grid_h, r.grid_w); }
+  vit::HostTensor head_features(const vit::HostHeadOutput& h) const { return layout_tokens(h.features, h.grid_h, h.grid_w); }
+  vit::HostTensor layout_tokens(const vit::HostTensor& nlc, int gh, int gw) const {
+    if (opt_.layout == "nchw") return vit::to_nchw(nlc, gh, gw);
+    return nlc;
   }
 
   void write_pca(const ItemResult& r, std::vector<std::string>& written) {
@@ -144,6 +179,7 @@ class OutputWriter {
 
   const Options& opt_;
   std::string version_, backend_, precision_;
+  std::size_t total_ = 1;
   std::optional<vit::io::PcaBasis> basis_;
   std::vector<vit::io::TensorToWrite> bundle_;
   std::map<std::string, std::string> resolutions_;

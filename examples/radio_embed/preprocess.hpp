@@ -113,10 +113,10 @@ class Preprocessor {
     }
     if (!target_ && rules.resize_to_preferred) target_ = {rules.preferred[0], rules.preferred[1]};
     if (target_) {
-      const int p = rules.patch_size;
+      const int p = rules.step();
       if (target_->first % p || target_->second % p)
         vit::fail(vit::ErrorKind::argument, "--resolution " + std::to_string(target_->first) + "x" + std::to_string(target_->second) +
-                                                ": height and width must be multiples of the patch size " + std::to_string(p));
+                                                ": height and width must be multiples of " + rules.step_text());
     }
     if (opt.preprocess == Preprocess::hf) {
       namespace fs = std::filesystem;
@@ -147,9 +147,9 @@ class Preprocessor {
       out.source_h = int(s[2]);
       out.source_w = int(s[3]);
       out.decode_s = seconds(t0);
-      const int p = cfg_.patch_size;
+      const int p = cfg_.step();
       if (s[2] % p || s[3] % p)
-        vit::fail(vit::ErrorKind::shape, item.path + ": height and width must be multiples of the patch size " + std::to_string(p) + ", got " +
+        vit::fail(vit::ErrorKind::shape, item.path + ": height and width must be multiples of " + cfg_.step_text() + ", got " +
                                              std::to_string(s[2]) + "x" + std::to_string(s[3]) + " (images are resized; .npy inputs are not)");
       check_size(item, int(s[2]), int(s[3]));
       return out;
@@ -181,7 +181,7 @@ class Preprocessor {
     if (target_) return *target_;
     std::int64_t rh = h, rw = w;
     if (hf_) std::tie(rh, rw) = hf_size(h, w);  // sides fit in an int: see check_image_size
-    return vit::io::nearest_supported_resolution(int(rh), int(rw), cfg_.patch_size);
+    return vit::io::nearest_supported_resolution(int(rh), int(rw), cfg_.step());
   }
 
   // Refuses an image (w x h from its header, before decoding) that would run beyond the model's

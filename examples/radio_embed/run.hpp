@@ -109,6 +109,14 @@ inline Batch make_batch(std::vector<Prepared> items) {
   return b;
 }
 
+// Samples [row, row + count) of a batch tensor [B, ...].
+inline vit::HostTensor rows_of(const vit::HostTensor& t, std::int64_t row, std::int64_t count) {
+  const std::int64_t per = t.shape[0] ? t.shape.numel() / t.shape[0] : 0;
+  std::vector<std::int64_t> dims = t.shape.dims();
+  dims[0] = count;
+  return vit::HostTensor(vit::Shape(dims), std::vector<float>(t.data.begin() + row * per, t.data.begin() + (row + count) * per));
+}
+
 struct StageTimes {
   double decode = 0, resize = 0, forward = 0, write = 0;
 };
@@ -116,11 +124,18 @@ struct StageTimes {
 // A "<program>: note: ..." line on stderr.
 inline void note(const std::string& text) { std::fprintf(stderr, "%s: note: %s\n", program_name(), escape_field(text, false).c_str()); }
 
+// A function making the backend of one more stream (--streams N); empty where streams cannot be.
 template <class B>
-int run(B& backend, const Options& opt, const std::string& precision) {
+using StreamBackends = std::function<B()>;
+
+template <class B>
+int run(B& backend, const Options& opt, const std::string& precision, const StreamBackends<B>& stream_backend = {}) {
   using clock = std::chrono::steady_clock;
   const auto t_start = clock::now();
   vit::models::Snapshot snap = vit::models::open_model(opt.model);
+  snap.choose_adaptors(opt.adaptors);
+  snap.architecture.vitdet_window = opt.vitdet;
+  snap.input.window = std::max(1, opt.vitdet);
   const vit::Architecture& arch = snap.architecture;
   vit::Model<B> model(backend, arch, *snap.weights);
   snap.weights.reset();  // weights now live on the backend
@@ -132,18 +147,38 @@ int run(B& backend, const Options& opt, const std::string& precision) {
     for (const auto& n : snap.notes) note(n);
   }
 
+  // --streams N: N - 1 more models over the same weights, each on its own backend, each running
+  // batches as they come (results reach the writer in completion order).
+  std::vector<B> stream_backends;
+  std::vector<std::unique_ptr<vit::Model<B>>> streams;
+  if (opt.streams > 1) {
+    if constexpr (vit::SharesWeights<B>) {
+      if (!stream_backend)
+        vit::fail(vit::ErrorKind::argument, "--streams: not available on the " + std::string(backend.name()) + " backend");
+      stream_backends.reserve(std::size_t(opt.streams - 1));
+      for (int i = 1; i < opt.streams; ++i) stream_backends.push_back(stream_backend());
+      for (auto& b : stream_backends) streams.push_back(std::make_unique<vit::Model<B>>(b, model));
+    } else {
+      vit::fail(vit::ErrorKind::argument, "--streams: the " + std::string(backend.name()) +
+                                              " backend cannot share weights between streams (cpu and reference can)");
+    }
+  }
+
   FailureLog failures;
   InputSet inputs = collect_inputs(opt);
   const std::size_t total = inputs.items.size() + inputs.failures.size();
-  const bool single = !opt.summary.empty() || !opt.features.empty() || !opt.pca.empty();
+  const bool single = !opt.summary.empty() || !opt.features.empty() || !opt.pca.empty() || !opt.adaptor_summary.empty() ||
+                      !opt.adaptor_features.empty();
   if (single && total != 1)
-    vit::fail(vit::ErrorKind::argument, "--summary/--features/--pca write one input's results, but " + std::to_string(total) +
-                                            " inputs were given (use --out-dir, --out or --pca-dir)");
+    vit::fail(vit::ErrorKind::argument, "--summary/--features/--pca/--adaptor-summary/--adaptor-features write one input's results, but " +
+                                            std::to_string(total) + " inputs were given (use --out-dir, --out or --pca-dir)");
   for (const auto& f : inputs.failures) failures.add(f.input, f.message);
 
   const Preprocessor prep(opt, snap.input);
   if (std::string n = prep.notes(); !n.empty() && !opt.quiet) note(n);
-  OutputWriter writer(opt, snap.radio_config ? snap.radio_config->version : snap.name, std::string(backend.name()), precision);
+  OutputWriter writer(opt, snap.radio_config ? snap.radio_config->version : snap.name, std::string(backend.name()), precision, total);
+  const vit::IntermediateRequest request{opt.intermediates, opt.aggregation == "dense" ? vit::Aggregation::dense : vit::Aggregation::sparse};
+  model.resolve_blocks(request.blocks);  // a block outside the model fails here, once, not per input
   Progress progress(total, opt.quiet);
   std::mutex stdout_mutex;
   StageTimes times;
@@ -203,7 +238,15 @@ int run(B& backend, const Options& opt, const std::string& precision) {
         const auto t0 = clock::now();
         try {
           std::string bad = nonfinite_count(r.summary.data, "summary");
-          if (std::string f = nonfinite_count(r.features.data, "feature"); !f.empty()) bad += (bad.empty() ? "" : " and ") + f;
+          auto also = [&bad](const std::vector<float>& v, const std::string& what) {
+            if (std::string f = nonfinite_count(v, what.c_str()); !f.empty()) bad += (bad.empty() ? "" : " and ") + f;
+          };
+          also(r.features.data, "feature");
+          for (const auto& h : r.adaptors) {
+            also(h.summary.data, h.name + " summary");
+            also(h.features.data, h.name + " feature");
+          }
+          for (const auto& e : r.intermediates) also(e.features.data, "block " + std::to_string(e.block) + " feature");
           if (!bad.empty()) {
             if (!opt.allow_nonfinite)
               vit::fail(vit::ErrorKind::backend, r.item.path + ": the outputs are not finite: " + bad +
@@ -236,12 +279,16 @@ int run(B& backend, const Options& opt, const std::string& precision) {
 
   vit::HostTensor bench_input;
   std::size_t images_run = 0;
+  auto forward_batches = [&](vit::Model<B>& model) {
   while (auto batch = ready.pop()) {
     const auto t0 = clock::now();
     try {
-      vit::HostOutput out = model.forward(batch->pixels, vit::Layout::nlc);
-      times.forward += std::chrono::duration<double>(clock::now() - t0).count();
-      if (opt.bench > 0 && bench_input.data.empty()) bench_input = batch->pixels;
+      vit::HostOutput out = model.forward(batch->pixels, vit::Layout::nlc, request);
+      {
+        std::lock_guard lock(times_mutex);
+        times.forward += std::chrono::duration<double>(clock::now() - t0).count();
+        if (opt.bench > 0 && bench_input.data.empty()) bench_input = batch->pixels;
+      }
       const auto& s = batch->pixels.shape;
       const int gh = int(s[2]) / arch.patch_size, gw = int(s[3]) / arch.patch_size;
       std::vector<ItemResult> results;
@@ -249,18 +296,31 @@ int run(B& backend, const Options& opt, const std::string& precision) {
       for (auto& p : batch->items) {
         const std::int64_t b = p.pixels.shape[0];
         const std::int64_t c = out.summary.shape[1], t = out.features.shape[1], d = out.features.shape[2];
-        ItemResult r{p.item, vit::HostTensor(vit::Shape{b, c}), vit::HostTensor(vit::Shape{b, t, d}), int(s[2]), int(s[3]), p.source_h, p.source_w, gh, gw};
+        ItemResult r{p.item, vit::HostTensor(vit::Shape{b, c}), vit::HostTensor(vit::Shape{b, t, d}), int(s[2]), int(s[3]), p.source_h, p.source_w, gh, gw, {}, {}};
         std::copy_n(out.summary.data.begin() + row * c, b * c, r.summary.data.begin());
         std::copy_n(out.features.data.begin() + row * t * d, b * t * d, r.features.data.begin());
+        for (const auto& h : out.adaptors)
+          r.adaptors.push_back({h.name, rows_of(h.summary, row, b), rows_of(h.features, row, b), h.grid_h, h.grid_w});
+        for (const auto& e : out.intermediates) r.intermediates.push_back({e.block, rows_of(e.summary, row, b), rows_of(e.features, row, b)});
         row += b;
         results.push_back(std::move(r));
       }
-      images_run += batch->items.size();
+      {
+        std::lock_guard lock(times_mutex);
+        images_run += batch->items.size();
+      }
       done.push(std::move(results));
     } catch (...) {
       const std::string why = describe(std::current_exception());
       for (const auto& p : batch->items) failures.add(p.item.path, p.item.path + ": forward failed: " + why);
     }
+  }
+  };
+  {
+    std::vector<std::thread> workers;
+    for (auto& m : streams) workers.emplace_back([&forward_batches, &m] { forward_batches(*m); });
+    forward_batches(model);
+    for (auto& w : workers) w.join();
   }
   producer.join();
   done.close();

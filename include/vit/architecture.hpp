@@ -53,6 +53,28 @@ struct WeightKeys {
   bool registers_in_cls = false;  // C-RADIO stores cls tokens and registers in one tensor
 };
 
+// An MLP head on tokens (C-RADIO's adaptor "MLP v2"; LayerNorm eps 1e-5, activation GELU):
+//   h = fc1(x); for each inner block j: h += blocks.j.2(act(blocks.j.0(h)));  y = final.2(act(final.0(h)))
+// Keys under <key>: fc1, blocks.<j>.0 (LayerNorm), blocks.<j>.2 (Linear), final.0, final.2.
+struct MlpHeadShape {
+  int hidden = 0, out = 0, num_inner = 0;
+};
+
+// A teacher head (C-RADIO adaptor): a summary head on one token and a feature head on the patch
+// features, whose u²·c outputs per patch are pixel-shuffled to a (u·gh)×(u·gw) grid of c values.
+struct AdaptorHead {
+  std::string name;          // e.g. "siglip2-g"
+  std::string summary_key;   // e.g. "adaptors.siglip2-g.head_mlp"
+  std::string feature_key;   // e.g. "adaptors.siglip2-g.feat_mlp"
+  int token = 0;             // the final token the summary head reads (head_idx)
+  MlpHeadShape summary, feature;
+  int upsample = 1;          // u
+  float norm_eps = 1e-5f;
+  Activation act = Activation::gelu;
+
+  int feature_channels() const { return feature.out / (upsample * upsample); }
+};
+
 struct Architecture {
   std::string family;          // "radio", "timm", ... (for messages)
   int patch_size = 16;         // p
@@ -85,6 +107,29 @@ struct Architecture {
 
   WeightKeys keys;
 
+  std::vector<AdaptorHead> adaptors;  // teacher heads to load and run (a family may offer more)
+
+  // ViTDet windowed attention: 0 = every block attends globally. With window w the patch grid is
+  // cut into w×w windows; the blocks of vitdet_schedule() marked windowed attend within each window
+  // (prefix tokens set aside, unchanged), the others over all tokens. Grids must be multiples of w.
+  int vitdet_window = 0;
+  int vitdet_num_global = 4;  // global blocks in the schedule (C-RADIO's default)
+
+  // Which blocks run windowed: period P = depth / num_global (>= 2); a windowed run starts at every
+  // multiple of P and ends with a global block at P-1 mod P; the last block is always global.
+  std::vector<bool> vitdet_schedule() const {
+    std::vector<bool> windowed(std::size_t(depth > 0 ? depth : 0), false);
+    const int period = vitdet_num_global > 0 ? depth / vitdet_num_global : 0;
+    if (vitdet_window <= 0 || period < 2) return windowed;  // (validate() refuses period < 2)
+    bool on = false;
+    for (int i = 0; i + 1 < depth; ++i) {
+      if (i % period == 0) on = true;
+      else if (i % period == period - 1) on = false;
+      windowed[std::size_t(i)] = on;
+    }
+    return windowed;
+  }
+
   static constexpr std::uint64_t kMaxActivationBytes = 64ull << 30;  // one forward's workspace: 64 GiB
 
   int num_prefix_tokens() const { return num_cls_tokens + num_registers; }
@@ -94,11 +139,14 @@ struct Architecture {
   double activation_bytes(std::int64_t batch, std::int64_t height, std::int64_t width) const {
     const double b = double(batch), p = patch_size, d = embed_dim, m = mlp_hidden;
     const double t = double(height / patch_size) * double(width / patch_size), n = num_prefix_tokens() + t;
-    const double floats = b * 3 * double(height) * double(width) + b * t * 3 * p * p + b * t * d + t * d  // input, patches, tokens, pos
+    double floats = b * 3 * double(height) * double(width) + b * t * 3 * p * p + b * t * d + t * d  // input, patches, tokens, pos
                           + b * n * d * 6                                                                  // h, normed, qkv (3), attn
                           + b * n * m * (1 + (mlp_norm ? 1 : 0) + (mlp == MlpKind::swiglu ? 2 : 0))       // MLP hidden [+ normed | gate]
                           + b * summary_count() * d + b * t * d                                             // summary, features
-                          + (pooling == Pooling::attention ? b * n * 2 * d : 0);                           // attention pooling's kv
+                          + (pooling == Pooling::attention ? b * n * 2 * d : 0)                            // attention pooling's kv
+                          + (vitdet_window > 0 ? b * t * (d * 6 + m * (1 + (mlp == MlpKind::swiglu ? 2 : 0))) : 0);  // windowed blocks
+    for (const AdaptorHead& h : adaptors)  // both heads' activations and outputs
+      floats += b * (h.summary.hidden * 3.0 + h.summary.out + d) + b * t * (h.feature.hidden * 3.0 + 2.0 * h.feature.out);
     return 4 * floats;
   }
   int summary_dim() const { return pooling == Pooling::tokens ? int(summary_tokens.size()) * embed_dim : embed_dim; }
@@ -125,6 +173,23 @@ struct Architecture {
       need(pool_mlp_hidden > 0, "attention pooling needs pool_mlp_hidden > 0");
     }
     need(!(mlp == MlpKind::swiglu && mlp_norm), "a SwiGLU MLP has no MLP LayerNorm");
+    if (vitdet_window != 0) {
+      need(vitdet_window > 0, "ViTDet window must be positive, got " + std::to_string(vitdet_window));
+      need(vitdet_num_global > 0 && depth >= 2 * vitdet_num_global,
+           "ViTDet with " + std::to_string(vitdet_num_global) + " global blocks needs a depth of at least " +
+               std::to_string(2 * vitdet_num_global) + " (a windowed run and a global block per period), this model has " +
+               std::to_string(depth) + " blocks");
+    }
+    for (const AdaptorHead& h : adaptors) {
+      need(h.summary.hidden > 0 && h.summary.out > 0 && h.feature.hidden > 0 && h.feature.out > 0 && h.summary.num_inner >= 0 &&
+               h.feature.num_inner >= 0,
+           "adaptor '" + h.name + "': head sizes must be positive");
+      need(h.upsample >= 1 && h.feature.out % (h.upsample * h.upsample) == 0,
+           "adaptor '" + h.name + "': feature output " + std::to_string(h.feature.out) + " is not a multiple of upsample_factor² (" +
+               std::to_string(h.upsample) + "²)");
+      need(h.token >= 0 && h.token < num_prefix_tokens(), "adaptor '" + h.name + "': token " + std::to_string(h.token) +
+                                                              " is outside the " + std::to_string(num_prefix_tokens()) + " prefix tokens");
+    }
   }
 };
 

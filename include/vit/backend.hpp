@@ -102,6 +102,13 @@ concept Backend = requires(B& b, const typename B::Tensor& x, typename B::Tensor
   b.gather_tokens(x, idx, y);
 };
 
+// Optional capability: weights one instance of B prepared (Linear, uploaded tensors) may be read by
+// other instances, from other threads, at the same time — what vit::Model's weight-sharing
+// constructor needs (one set of weights, many concurrent forwards). A backend opts in with
+// `static constexpr bool shares_weights = true;`.
+template <class B>
+concept SharesWeights = Backend<B> && requires { requires B::shares_weights; };
+
 // Optional capability: a backend that can record a sequence of ops once and replay it (CUDA
 // Graphs). run_graph(key, body) runs body() the first time a key is seen (capturing it) and
 // replays the capture on later calls with the same key. The model guarantees that every tensor

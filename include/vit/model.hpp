@@ -7,18 +7,24 @@
 //     -> patch embedding (linear)              [B*T, D]
 //     -> + positions for the grid, prefix tokens in front      h [B, S+T, D]
 //     -> L pre-norm blocks, [final LayerNorm]
+//        (ViTDet: some blocks attend within w×w windows of patches: Architecture::vitdet_window)
 //     -> summary  = pooled tokens                               [B, C]
 //        features = tokens after the prefix [-> projection]     [B, T, D]
+//     -> [teacher heads: an MLP on one token and on the features (pixel-shuffled when upsampled)]
+//   intermediate layers: the tokens after chosen blocks (IntermediateRequest), on the host
 //
 // What depends only on the input shape (the resampled positions) is computed on the host once
 // per shape and uploaded; the activations live in a workspace allocated once per shape; on a
 // backend that can capture (CUDA Graphs) the whole trunk is one captured graph.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <numeric>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "vit/architecture.hpp"
@@ -32,16 +38,51 @@ namespace vit {
 
 enum class Layout { nlc, nchw };
 
+// A teacher head's outputs on the backend.
+template <Backend B>
+struct HeadOutput {
+  std::string name;
+  typename B::Tensor summary;   // [B, 1, Cs]
+  typename B::Tensor features;  // [B, grid_h·grid_w, Cf] (the patch grid upsampled by the head's factor)
+  int grid_h = 0, grid_w = 0;
+};
+
 template <Backend B>
 struct Output {
   typename B::Tensor summary;   // [B, n, D]: n pooled vectors, i.e. [B, n·D] row-major
   typename B::Tensor features;  // [B, T, D]
   int grid_h = 0, grid_w = 0;   // T = grid_h · grid_w
+  std::vector<HeadOutput<B>> adaptors;  // one per Architecture::adaptors entry, in that order
+};
+
+// Intermediate layers (forward_intermediates): the token set after chosen blocks.
+enum class Aggregation {
+  sparse,  // entry k = the output of block k
+  dense,   // entry for the j-th chosen block k_j = the mean of the outputs of blocks k_{j-1}+1 .. k_j
+};
+struct IntermediateRequest {
+  std::vector<int> blocks;  // block numbers; negative ones count from the end (-1 = the last block)
+  Aggregation aggregation = Aggregation::sparse;
+};
+
+struct HostHeadOutput {
+  std::string name;
+  HostTensor summary;   // [B, Cs]
+  HostTensor features;  // [B, grid_h·grid_w, Cf] (nlc) or [B, Cf, grid_h, grid_w] (nchw)
+  int grid_h = 0, grid_w = 0;
+};
+
+struct HostIntermediate {
+  int block = 0;        // after resolving negatives
+  HostTensor summary;   // [B, n·D]: the summary tokens of this entry (token pooling), [B, 0] otherwise
+  HostTensor features;  // [B, T, D] (nlc) or [B, D, gh, gw] (nchw): its patch tokens, no final norm
 };
 
 struct HostOutput {
   HostTensor summary;   // [B, C] (downloaded as [B, n, D], reshaped)
   HostTensor features;  // [B, T, D] (nlc) or [B, D, grid_h, grid_w] (nchw)
+  std::vector<HostHeadOutput> adaptors;
+  std::vector<HostIntermediate> intermediates;  // in ascending block order
 };
 
 // [B, T, D] -> [B, D, gh, gw] (a pure permutation, as feature_fmt='NCHW').
@@ -91,14 +132,16 @@ class Model {
 
   Model(B& backend, Architecture arch, const WeightSource& w) : b_(backend), arch_(std::move(arch)) {
     arch_.validate(arch_.family + " model");
+    auto built = std::make_shared<Weights>();
+    Weights& wt = *built;
     const Architecture& a = arch_;
     const WeightKeys& k = a.keys;
     const std::int64_t d = a.embed_dim, p = a.patch_size;
     if (k.input_mean.empty()) {
-      mean_ = b_.upload(HostTensor(Shape{3}, {a.mean[0], a.mean[1], a.mean[2]}));
-      std_ = b_.upload(HostTensor(Shape{3}, {a.std[0], a.std[1], a.std[2]}));
+      wt.mean = b_.upload(HostTensor(Shape{3}, {a.mean[0], a.mean[1], a.mean[2]}));
+      wt.std = b_.upload(HostTensor(Shape{3}, {a.std[0], a.std[1], a.std[2]}));
     } else {
-      mean_ = b_.upload(w.get(k.input_mean, Shape{3, 1, 1}));
+      wt.mean = b_.upload(w.get(k.input_mean, Shape{3, 1, 1}));
       HostTensor sd = w.get(k.input_std, Shape{3, 1, 1});  // the input is divided by it
       for (std::size_t i = 0; i < 3; ++i) {
         char value[32];
@@ -106,7 +149,7 @@ class Model {
         check(sd.data[i] > 0 && std::isfinite(sd.data[i]), ErrorKind::format,
               w.describe(k.input_std) + ": entry " + std::to_string(i) + " is " + value + ", expected a positive finite value");
       }
-      std_ = b_.upload(sd);
+      wt.std = b_.upload(sd);
     }
     {  // a Conv2d weight [D, 3, p, p] flattens row by row to im2patch's columns c·p² + ky·p + kx
       const auto stored = w.shape_of(k.patch_embed + ".weight");
@@ -114,46 +157,117 @@ class Model {
       weight.shape = Shape{d, 3 * p * p};
       std::optional<HostTensor> bias;
       if (a.patch_bias) bias = w.get(k.patch_embed + ".bias", Shape{d});
-      patch_embed_ = nn::Linear<B>::make(b_, weight, bias ? &*bias : nullptr);
+      wt.patch_embed = nn::Linear<B>::make(b_, weight, bias ? &*bias : nullptr);
     }
     HostTensor prefix = prefix_tokens(w);
     if (a.position != PositionRule::none) {
       HostTensor table = w.get(k.pos_embed, Shape{1, a.pos_prefix_rows + std::int64_t(a.pos_grid_h) * a.pos_grid_w, d});
       for (std::int64_t i = 0; i < a.pos_prefix_rows * d; ++i) prefix.data[std::size_t(i)] += table.data[std::size_t(i)];
-      pos_table_ = HostTensor(Shape{a.pos_grid_h, a.pos_grid_w, d},
+      wt.pos_table = HostTensor(Shape{a.pos_grid_h, a.pos_grid_w, d},
                               std::vector<float>(table.data.begin() + std::ptrdiff_t(a.pos_prefix_rows * d), table.data.end()));
     }
-    prefix_ = b_.upload(prefix);
-    for (int i = 0; i < a.depth; ++i) blocks_.push_back(block(w, k.blocks + std::to_string(i) + "."));
-    if (a.final_norm) final_norm_ = layer_norm(w, k.final_norm, d, a.norm_eps);
-    if (a.pooling == Pooling::attention) pool_ = attention_pool(w);
-    if (a.feature_projection) feature_proj_ = feature_projection(w);
+    wt.prefix = b_.upload(prefix);
+    for (int i = 0; i < a.depth; ++i) wt.blocks.push_back(block(w, k.blocks + std::to_string(i) + "."));
+    if (a.final_norm) wt.final_norm = layer_norm(w, k.final_norm, d, a.norm_eps);
+    if (a.pooling == Pooling::attention) wt.pool = attention_pool(w);
+    if (a.feature_projection) wt.feature_proj = feature_projection(w);
+    for (const AdaptorHead& h : a.adaptors) wt.heads.push_back({mlp_head(w, h.summary_key, h.summary, h), mlp_head(w, h.feature_key, h.feature, h)});
+    wt_ = std::move(built);
   }
+
+  // Another model over the same weights, with its own workspace: the two may run at the same time
+  // from different threads (one set of weights, many streams). `backend` is this stream's own
+  // backend object (e.g. a cpu backend with its share of the threads); B must be able to use
+  // weights another instance prepared (SharesWeights<B>: cpu and reference). Per-model settings
+  // (ViTDet window) are copied and then independent.
+  Model(B& backend, const Model& other)
+    requires SharesWeights<B>
+      : b_(backend), arch_(other.arch_), wt_(other.wt_) {}
+
+  bool shares_weights_with(const Model& other) const { return wt_ == other.wt_; }
 
   const Architecture& architecture() const { return arch_; }
   B& backend() { return b_; }
+
+  // Switches ViTDet windowed attention on (window w > 0) or off (0) for later forwards. Refused
+  // with the reason when the model's depth cannot take the schedule (Architecture::validate).
+  void set_vitdet_window(int window) {
+    Architecture a = arch_;
+    a.vitdet_window = window;
+    a.validate(arch_.family + " model");
+    arch_ = std::move(a);
+    ws_.reset();
+  }
+
+  // The blocks an IntermediateRequest names: negatives + depth, duplicates removed, ascending.
+  std::vector<int> resolve_blocks(const std::vector<int>& blocks) const {
+    std::vector<int> out;
+    for (int k : blocks) {
+      const int r = k < 0 ? k + arch_.depth : k;
+      check(r >= 0 && r < arch_.depth, ErrorKind::config,
+            "intermediates: block " + std::to_string(k) + " is outside the model's " + std::to_string(arch_.depth) + " blocks (0.." +
+                std::to_string(arch_.depth - 1) + ", or -1..-" + std::to_string(arch_.depth) + " from the end)");
+      out.push_back(r);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
 
   // Runs the model on images [B,3,H,W] (H, W multiples of the patch size) already on the backend.
   // The result lives in the model's workspace: valid until the next forward with another shape.
   const Output<B>& forward(const Tensor& images) {
     Workspace& ws = workspace(images.shape);
     b_.copy(images, ws.input);
-    run(ws);
+    run(ws, nullptr);
     return ws.out;
   }
 
-  // Host in, host out: images [B,3,H,W] in [0,1] -> summary [B, C] and features in `layout`.
-  HostOutput forward(const HostTensor& images, Layout layout = Layout::nlc) {
+  // Host in, host out: images [B,3,H,W] in [0,1] -> summary [B, C], features in `layout`, every
+  // loaded adaptor head, and the intermediate layers asked for (not with ViTDet windows).
+  HostOutput forward(const HostTensor& images, Layout layout = Layout::nlc, const IntermediateRequest& intermediates = {}) {
+    Collector collect{resolve_blocks(intermediates.blocks), intermediates.aggregation, {}, {}, 0, 0};
+    check(collect.blocks.empty() || arch_.vitdet_window == 0, ErrorKind::config,
+          "intermediates: not available with ViTDet windowed attention (the official model returns empty tensors there); "
+          "run without the ViTDet window");
     Workspace& ws = workspace(images.shape);
     b_.upload(images, ws.input);
-    run(ws);
-    HostOutput h{b_.download(ws.out.summary), b_.download(ws.out.features)};
-    h.summary.shape = Shape{ws.shape[0], arch_.summary_dim()};
+    run(ws, collect.blocks.empty() ? nullptr : &collect);
+    const std::int64_t batch = ws.shape[0];
+    HostOutput h{b_.download(ws.out.summary), b_.download(ws.out.features), {}, {}};
+    h.summary.shape = Shape{batch, arch_.summary_dim()};
     if (layout == Layout::nchw) h.features = to_nchw(h.features, ws.out.grid_h, ws.out.grid_w);
+    for (const HeadOutput<B>& head : ws.out.adaptors) {
+      HostHeadOutput o{head.name, b_.download(head.summary), b_.download(head.features), head.grid_h, head.grid_w};
+      o.summary.shape = Shape{batch, o.summary.shape.numel() / batch};
+      if (layout == Layout::nchw) o.features = to_nchw(o.features, head.grid_h, head.grid_w);
+      h.adaptors.push_back(std::move(o));
+    }
+    for (std::size_t j = 0; j < collect.blocks.size(); ++j) {
+      HostIntermediate e = split_tokens(collect.entries[j], ws.out.grid_h, ws.out.grid_w, layout);
+      e.block = collect.blocks[j];
+      h.intermediates.push_back(std::move(e));
+    }
     return h;
   }
 
  private:
+  // A head's activations: its summary input token and both heads' scratch.
+  struct HeadWorkspace {
+    std::vector<std::int64_t> token;   // {head token}
+    Tensor token_in;                   // [B, 1, D]
+    typename nn::MlpHead<B>::Workspace summary, feature;
+    Tensor shuffled_in;                // [B, T·u², c]: the feature head's output before the pixel shuffle (u > 1)
+    std::vector<std::int64_t> shuffle; // pixel-shuffle order (u > 1)
+  };
+
+  // ViTDet: the patch tokens in window-major order, as [B·nw, w², D], and a block workspace for it.
+  struct WindowWorkspace {
+    std::vector<std::int64_t> order;  // order[k] = the token of h at window-major position k
+    Tensor tokens;
+    nn::BlockWorkspace<B> block;
+  };
+
   // Activations for one input shape, allocated once and reused until the shape changes.
   struct Workspace {
     Shape shape;            // input shape [B,3,H,W]
@@ -163,33 +277,103 @@ class Model {
     Output<B> out;
     std::vector<std::int64_t> spatial_idx;
     std::optional<typename nn::AttentionPool<B>::Workspace> pool;
+    std::optional<WindowWorkspace> windows;
+    std::vector<HeadWorkspace> heads;
   };
 
+  // Intermediate layers gathered on the host during one forward.
+  struct Collector {
+    std::vector<int> blocks;
+    Aggregation aggregation;
+    std::vector<HostTensor> entries;
+    std::vector<double> sum;  // dense: running sum of the current group
+    int group_size = 0;
+    std::size_t next = 0;     // the next entry to fill
+
+    void after_block(int i, const HostTensor& h) {
+      if (next >= blocks.size()) return;
+      if (aggregation == Aggregation::dense) {
+        if (sum.empty()) sum.assign(h.data.size(), 0.0);
+        for (std::size_t k = 0; k < h.data.size(); ++k) sum[k] += h.data[k];
+        ++group_size;
+      }
+      if (i != blocks[next]) return;
+      HostTensor e = h;
+      if (aggregation == Aggregation::dense) {
+        for (std::size_t k = 0; k < sum.size(); ++k) e.data[k] = float(sum[k] / group_size);
+        sum.assign(sum.size(), 0.0);
+        group_size = 0;
+      }
+      entries.push_back(std::move(e));
+      ++next;
+    }
+    bool wants(int i) const { return next < blocks.size() && (aggregation == Aggregation::dense || i == blocks[next]); }
+  };
+
+  // Tokens [B, S+T, D] -> summary tokens [B, n·D] and patch tokens [B, T, D] (or NCHW).
+  HostIntermediate split_tokens(const HostTensor& h, int gh, int gw, Layout layout) const {
+    const std::int64_t batch = h.shape[0], n = h.shape[1], d = h.shape[2], s = arch_.num_prefix_tokens(), t = n - s;
+    const bool tokens = arch_.pooling == Pooling::tokens;
+    const std::int64_t ns = tokens ? std::int64_t(arch_.summary_tokens.size()) : 0;
+    HostIntermediate e{0, HostTensor(Shape{batch, ns * d}), HostTensor(Shape{batch, t, d})};
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const float* src = h.data.data() + b * n * d;
+      for (std::int64_t j = 0; j < ns; ++j)
+        std::copy_n(src + arch_.summary_tokens[std::size_t(j)] * d, d, e.summary.data.begin() + (b * ns + j) * d);
+      std::copy_n(src + s * d, t * d, e.features.data.begin() + b * t * d);
+    }
+    if (layout == Layout::nchw) e.features = to_nchw(e.features, gh, gw);
+    return e;
+  }
+
   // The whole forward on the workspace's tensors. The trunk is one captured graph on backends
-  // that can, unless an op of it takes the host path there.
-  void run(Workspace& ws) {
-    auto trunk = [this, &ws] {
-      b_.im2patch(ws.input, arch_.patch_size, mean_, std_, ws.patches);
-      patch_embed_(b_, ws.patches, ws.tokens);
-      b_.assemble_tokens(prefix_, ws.tokens, ws.pos, ws.h);
-      for (const auto& blk : blocks_) blk.forward(b_, ws.h, ws.block);
-      const Tensor& final_tokens = final_norm_ ? ((*final_norm_)(b_, ws.h, ws.block.normed), ws.block.normed) : ws.h;
-      if (!pool_) b_.gather_tokens(final_tokens, arch_.summary_tokens, ws.out.summary);
-      if (feature_proj_) {
+  // that can, unless an op of it takes the host path there or intermediate layers are collected.
+  void run(Workspace& ws, Collector* collect) {
+    const std::vector<bool> windowed = arch_.vitdet_schedule();
+    auto trunk = [this, &ws, &windowed, collect] {
+      b_.im2patch(ws.input, arch_.patch_size, wt_->mean, wt_->std, ws.patches);
+      wt_->patch_embed(b_, ws.patches, ws.tokens);
+      b_.assemble_tokens(wt_->prefix, ws.tokens, ws.pos, ws.h);
+      bool in_windows = false;  // ws.windows holds the current patch tokens (h's are stale)
+      for (std::size_t i = 0; i < wt_->blocks.size(); ++i) {
+        if (windowed[i] != in_windows) {  // prefix tokens stay in h, unchanged while windowed
+          if (windowed[i]) b_.gather_tokens(ws.h, ws.windows->order, ws.windows->tokens);
+          else nn::scatter_tokens(b_, ws.windows->tokens, ws.windows->order, ws.h);
+          in_windows = windowed[i];
+        }
+        if (in_windows) wt_->blocks[i].forward(b_, ws.windows->tokens, ws.windows->block);
+        else wt_->blocks[i].forward(b_, ws.h, ws.block);
+        if (collect && collect->wants(int(i))) collect->after_block(int(i), b_.download(ws.h));
+      }
+      const Tensor& final_tokens = wt_->final_norm ? ((*wt_->final_norm)(b_, ws.h, ws.block.normed), ws.block.normed) : ws.h;
+      if (!wt_->pool) b_.gather_tokens(final_tokens, arch_.summary_tokens, ws.out.summary);
+      if (wt_->feature_proj) {
         b_.gather_tokens(final_tokens, ws.spatial_idx, ws.tokens);
-        (*feature_proj_)(b_, ws.tokens, ws.out.features);
+        (*wt_->feature_proj)(b_, ws.tokens, ws.out.features);
       } else {
         b_.gather_tokens(final_tokens, ws.spatial_idx, ws.out.features);
       }
+      for (std::size_t j = 0; j < wt_->heads.size(); ++j) {
+        HeadWorkspace& hw = ws.heads[j];
+        HeadOutput<B>& out = ws.out.adaptors[j];
+        b_.gather_tokens(final_tokens, hw.token, hw.token_in);
+        wt_->heads[j].summary.forward(b_, hw.token_in, hw.summary, out.summary);
+        if (hw.shuffle.empty()) {
+          wt_->heads[j].feature.forward(b_, ws.out.features, hw.feature, out.features);
+        } else {
+          wt_->heads[j].feature.forward(b_, ws.out.features, hw.feature, hw.shuffled_in);
+          b_.gather_tokens(hw.shuffled_in, hw.shuffle, out.features);
+        }
+      }
     };
-    constexpr bool swiglu_on_host = nn::uses_host_fallback<B>(true, false);
+    const nn::OptionalNeeds needs{.swiglu = arch_.mlp == MlpKind::swiglu, .activation = !wt_->heads.empty(), .scatter_tokens = arch_.vitdet_window > 0};
     if constexpr (GraphCapable<B>) {
-      if (swiglu_on_host && arch_.mlp == MlpKind::swiglu) trunk();
+      if (collect || nn::uses_host_fallback<B>(needs)) trunk();
       else b_.run_graph(ws.id, trunk);
     } else {
       trunk();
     }
-    if (pool_) pool_->forward(b_, arch_.final_norm ? ws.block.normed : ws.h, *ws.pool, ws.out.summary);
+    if (wt_->pool) wt_->pool->forward(b_, arch_.final_norm ? ws.block.normed : ws.h, *ws.pool, ws.out.summary);
   }
 
   Workspace& workspace(const Shape& s) {
@@ -199,6 +383,11 @@ class Model {
     check(s[2] % p == 0 && s[3] % p == 0, ErrorKind::shape,
           "input: height and width must be multiples of the patch size " + std::to_string(p) + ", got " + std::to_string(s[2]) + "x" +
               std::to_string(s[3]) + " (resize to the nearest supported resolution first)");
+    if (const int w = arch_.vitdet_window; w > 0)
+      check(s[2] % (std::int64_t(p) * w) == 0 && s[3] % (std::int64_t(p) * w) == 0, ErrorKind::shape,
+            "input: with ViTDet window " + std::to_string(w) + " height and width must be multiples of " + std::to_string(p * w) +
+                " (patch " + std::to_string(p) + " x window " + std::to_string(w) + "), got " + std::to_string(s[2]) + "x" +
+                std::to_string(s[3]));
     if (ws_ && ws_->shape == s) return *ws_;
     const double bytes = arch_.activation_bytes(s[0], s[2], s[3]);
     check(bytes <= double(Architecture::kMaxActivationBytes), ErrorKind::out_of_memory,
@@ -217,11 +406,39 @@ class Model {
                 b_.alloc(Shape{t, d}),
                 b_.alloc(Shape{batch, n, d}),
                 nn::BlockWorkspace<B>::make(b_, batch, n, d, arch_.mlp_hidden, arch_.mlp_norm, arch_.mlp),
-                Output<B>{b_.alloc(Shape{batch, arch_.summary_count(), d}), b_.alloc(Shape{batch, t, d}), gh, gw},
+                Output<B>{b_.alloc(Shape{batch, arch_.summary_count(), d}), b_.alloc(Shape{batch, t, d}), gh, gw, {}},
                 std::vector<std::int64_t>(std::size_t(t)),
-                std::nullopt};
+                std::nullopt,
+                std::nullopt,
+                {}};
     std::iota(w.spatial_idx.begin(), w.spatial_idx.end(), arch_.num_prefix_tokens());
-    if (pool_)
+    if (const int win = arch_.vitdet_window; win > 0) {  // window-major order: window (wy, wx), then (py, px) inside it
+      const std::int64_t nw = t / (std::int64_t(win) * win);
+      WindowWorkspace v{{}, b_.alloc(Shape{batch * nw, std::int64_t(win) * win, d}),
+                        nn::BlockWorkspace<B>::make(b_, batch * nw, std::int64_t(win) * win, d, arch_.mlp_hidden, arch_.mlp_norm, arch_.mlp)};
+      for (int wy = 0; wy < gh / win; ++wy)
+        for (int wx = 0; wx < gw / win; ++wx)
+          for (int py = 0; py < win; ++py)
+            for (int px = 0; px < win; ++px) v.order.push_back(arch_.num_prefix_tokens() + std::int64_t(wy * win + py) * gw + wx * win + px);
+      w.windows.emplace(std::move(v));
+    }
+    for (const AdaptorHead& a : arch_.adaptors) {  // summary [B, 1, Cs]; features [B, (u·gh)(u·gw), c]
+      const int u = a.upsample;
+      const std::int64_t c = a.feature_channels();
+      HeadWorkspace hw{{a.token},
+                       b_.alloc(Shape{batch, 1, d}),
+                       nn::MlpHead<B>::workspace(b_, batch, a.summary.hidden),
+                       nn::MlpHead<B>::workspace(b_, batch * t, a.feature.hidden),
+                       b_.alloc(Shape{u > 1 ? batch : 0, t * u * u, c}),
+                       {}};
+      // out[(gy·u + u1)·(gw·u) + gx·u + u2] = in[(gy·gw + gx)·u² + u1·u + u2]  (rows of c values)
+      if (u > 1)
+        for (int y = 0; y < gh * u; ++y)
+          for (int x = 0; x < gw * u; ++x) hw.shuffle.push_back((std::int64_t(y / u) * gw + x / u) * u * u + (y % u) * u + x % u);
+      w.out.adaptors.push_back({a.name, b_.alloc(Shape{batch, 1, a.summary.out}), b_.alloc(Shape{batch, t * u * u, c}), gh * u, gw * u});
+      w.heads.push_back(std::move(hw));
+    }
+    if (wt_->pool)
       w.pool.emplace(typename nn::AttentionPool<B>::Workspace{b_.alloc(Shape{batch, n, 2 * d}), b_.alloc(Shape{batch, 1, d}),
                                                               nn::BlockWorkspace<B>::make(b_, batch, 1, d, arch_.pool_mlp_hidden, false)});
     b_.upload(pos, w.pos);
@@ -239,9 +456,9 @@ class Model {
               "input: this model takes a fixed " + std::to_string(arch_.pos_grid_h * arch_.patch_size) + "x" +
                   std::to_string(arch_.pos_grid_w * arch_.patch_size) + " input, got " + std::to_string(gh * arch_.patch_size) + "x" +
                   std::to_string(gw * arch_.patch_size) + " (its position table is not resampled; resize the image)");
-        return HostTensor(Shape{std::int64_t(gh) * gw, d}, pos_table_.data);
-      case PositionRule::bicubic: return nn::resample_bicubic(pos_table_, gh, gw);
-      case PositionRule::square_crop: return nn::resample_square_crop(pos_table_, gh, gw);
+        return HostTensor(Shape{std::int64_t(gh) * gw, d}, wt_->pos_table.data);
+      case PositionRule::bicubic: return nn::resample_bicubic(wt_->pos_table, gh, gw);
+      case PositionRule::square_crop: return nn::resample_square_crop(wt_->pos_table, gh, gw);
     }
     return {};
   }
@@ -318,6 +535,17 @@ class Model {
     return nn::Linear<B>::make(b_, tx, &bias);
   }
 
+  nn::MlpHead<B> mlp_head(const WeightSource& w, const std::string& key, const MlpHeadShape& shape, const AdaptorHead& h) {
+    const std::int64_t d = arch_.embed_dim, hid = shape.hidden;
+    nn::MlpHead<B> m{linear(w, key + ".fc1", hid, d), {}, layer_norm(w, key + ".final.0", hid, h.norm_eps),
+                     linear(w, key + ".final.2", shape.out, hid), h.act};
+    for (int j = 0; j < shape.num_inner; ++j) {
+      const std::string k = key + ".blocks." + std::to_string(j);
+      m.inner.push_back({layer_norm(w, k + ".0", hid, h.norm_eps), linear(w, k + ".2", hid, hid)});
+    }
+    return m;
+  }
+
   nn::LayerNorm<B> layer_norm(const WeightSource& w, const std::string& key, std::int64_t n, float eps) {
     return {b_.upload(w.get(key + ".weight", Shape{n})), b_.upload(w.get(key + ".bias", Shape{n})), eps};
   }
@@ -337,15 +565,24 @@ class Model {
     return nn::Linear<B>::make(b_, weight, &bias);
   }
 
+  // Everything loaded from the weights, prepared on the backend once; shared by streams.
+  struct Weights {
+    Tensor mean, std, prefix;
+    HostTensor pos_table;  // [H0, W0, D] (the grid part of the stored table)
+    nn::Linear<B> patch_embed;
+    std::vector<nn::Block<B>> blocks;
+    std::optional<nn::LayerNorm<B>> final_norm;
+    std::optional<nn::AttentionPool<B>> pool;
+    std::optional<nn::Linear<B>> feature_proj;
+    struct Heads {
+      nn::MlpHead<B> summary, feature;
+    };
+    std::vector<Heads> heads;  // one per Architecture::adaptors entry
+  };
+
   B& b_;
   Architecture arch_;
-  Tensor mean_, std_, prefix_;
-  HostTensor pos_table_;  // [H0, W0, D] (the grid part of the stored table)
-  nn::Linear<B> patch_embed_;
-  std::vector<nn::Block<B>> blocks_;
-  std::optional<nn::LayerNorm<B>> final_norm_;
-  std::optional<nn::AttentionPool<B>> pool_;
-  std::optional<nn::Linear<B>> feature_proj_;
+  std::shared_ptr<const Weights> wt_;
   std::optional<Workspace> ws_;
 };
 

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "vit/tensor.hpp"
 
@@ -105,6 +106,22 @@ inline GatherTokensDims check_gather_tokens(std::string_view backend, const Shap
   for (const std::int64_t i : idx)
     check(i >= 0 && i < n, ErrorKind::shape,
           detail::op_label(backend, "gather_tokens") + ": index " + std::to_string(i) + " outside [0, " + std::to_string(n) + ")");
+  return {batch, n, d, len};
+}
+
+// scatter_tokens: h is [B, N, D]; x holds B·len(idx)·D values; every index is in [0, N) and
+// appears once (two writes to one row would race on a parallel backend).
+inline GatherTokensDims check_scatter_tokens(std::string_view backend, const Shape& x, std::span<const std::int64_t> idx, const Shape& h) {
+  check(h.rank() == 3, ErrorKind::shape, detail::op_label(backend, "scatter_tokens output") + ": expected [B, N, D], got " + h.str());
+  const std::int64_t batch = h[0], n = h[1], d = h[2], len = std::int64_t(idx.size());
+  detail::expect_numel(backend, "scatter_tokens input", x, Shape{batch, len, d});
+  std::vector<bool> seen(std::size_t(n > 0 ? n : 0));
+  for (const std::int64_t i : idx) {
+    check(i >= 0 && i < n, ErrorKind::shape,
+          detail::op_label(backend, "scatter_tokens") + ": index " + std::to_string(i) + " outside [0, " + std::to_string(n) + ")");
+    check(!seen[std::size_t(i)], ErrorKind::shape, detail::op_label(backend, "scatter_tokens") + ": index " + std::to_string(i) + " appears twice");
+    seen[std::size_t(i)] = true;
+  }
   return {batch, n, d, len};
 }
 

@@ -68,7 +68,71 @@ void check_cli_against_timm_goldens(const std::string& backend, double max_abs_e
   }
 }
 
+// C-RADIOv4 (fixture F) through the CLI's extras: --adaptor with --adaptor-summary/--adaptor-features,
+// --intermediates (sparse and dense) into --intermediates-dir, and --vitdet into an --out bundle
+// holding both heads; every file against the official outputs.
+void check_cli_against_v4_goldens(const std::string& backend, double max_abs_error) {
+  const std::string model = testing::fixture_dir("F");
+  const testing::Tolerance bound{float(max_abs_error), 0.0f};
+  auto golden = [&](const std::string& file) { return io::read_npy(model + "/" + file); };
+  for (const std::string c : {"rect64x96", "sq128"}) {
+    const std::string input = model + "/input_" + c + ".npy";
+    DYNAMIC_SECTION(backend << " F/" << c << " adaptor + intermediates") {
+      for (const std::string agg : {"sparse", "dense"}) {
+        const auto d = testing::cli_scratch("cli_goldens_v4", backend + "_" + c + "_" + agg);
+        const std::string as = (d / "as.npy").string(), af = (d / "af.npy").string(), inter = (d / "inter").string();
+        const auto r = testing::run_radio_embed("--model " + model + " --input " + input + " --backend " + backend +
+                                                    " --adaptor dino_v3 --adaptor-summary " + as + " --adaptor-features " + af +
+                                                    " --intermediates 4,-2 --aggregation " + agg + " --intermediates-dir " + inter + " --quiet",
+                                                d);
+        INFO(r.err);
+        REQUIRE(r.code == 0);
+        VIT_CHECK_CLOSE(io::read_npy(as), golden(c + "/adaptor_dino_v3_summary.npy"), bound);
+        VIT_CHECK_CLOSE(io::read_npy(af), golden(c + "/adaptor_dino_v3_features.npy"), bound);
+        const std::string tag = agg == "dense" ? "intermediates_dense_" : "intermediates_";
+        for (const char* k : {"4", "10"}) {  // -2 resolves to block 10 of 12
+          VIT_CHECK_CLOSE(io::read_npy(inter + "/intermediates_" + k + ".npy"), golden(c + "/" + tag + k + ".npy"), bound);
+          VIT_CHECK_CLOSE(io::read_npy(inter + "/intermediates_" + k + "_summary.npy"), golden(c + "/" + tag + k + "_summary.npy"), bound);
+        }
+      }
+    }
+    DYNAMIC_SECTION(backend << " F/" << c << " vitdet bundle") {
+      const auto d = testing::cli_scratch("cli_goldens_v4", backend + "_" + c + "_vitdet");
+      const std::string out = (d / "all.safetensors").string();
+      const auto r = testing::run_radio_embed("--model " + model + " --input " + input + " --backend " + backend +
+                                                  " --vitdet 2 --adaptor siglip2-g --adaptor dino_v3 --out " + out + " --quiet",
+                                              d);
+      INFO(r.err);
+      REQUIRE(r.code == 0);
+      io::SafeTensors st(out);
+      const std::string stem = "input_" + c;
+      auto tensor = [&](const std::string& name) {
+        const io::TensorView* t = st.find(stem + "/" + name);
+        REQUIRE(t != nullptr);
+        return st.to_float(*t);
+      };
+      VIT_CHECK_CLOSE(tensor("summary"), golden(c + "/vitdet/summary.npy"), bound);
+      VIT_CHECK_CLOSE(tensor("features"), golden(c + "/vitdet/spatial_features.npy"), bound);
+      for (const std::string h : {"siglip2-g", "dino_v3"}) {
+        VIT_CHECK_CLOSE(tensor(h + "/summary"), golden(c + "/vitdet/adaptor_" + h + "_summary.npy"), bound);
+        VIT_CHECK_CLOSE(tensor(h + "/features"), golden(c + "/vitdet/adaptor_" + h + "_features.npy"), bound);
+      }
+    }
+  }
+}
+
 }  // namespace
+
+TEST_CASE("radio-embed C-RADIOv4 extras --backend reference match the PyTorch goldens", "[reference]") {
+  check_cli_against_v4_goldens("reference", testing::fixture_max_abs_error);
+}
+TEST_CASE("radio-embed C-RADIOv4 extras --backend cpu match the PyTorch goldens", "[cpu]") {
+  check_cli_against_v4_goldens("cpu", testing::fixture_max_abs_error);
+}
+TEST_CASE("radio-embed C-RADIOv4 extras --backend vulkan match the PyTorch goldens", "[vulkan]") {
+  check_cli_against_v4_goldens("vulkan", testing::vulkan_fixture_max_abs_error);
+}
+TEST_CASE("radio-embed C-RADIOv4 extras --backend cuda match the PyTorch goldens", "[cuda]") { check_cli_against_v4_goldens("cuda", 1e-4); }
 
 TEST_CASE("vit-embed --backend reference matches timm", "[reference]") { check_cli_against_timm_goldens("reference", 1e-5); }
 TEST_CASE("vit-embed --backend cpu matches timm", "[cpu]") { check_cli_against_timm_goldens("cpu", 1e-5); }

@@ -207,3 +207,35 @@ TEST_CASE("--write-config, --bench's last line, --pca with a saved basis") {
   REQUIRE(l.code == 0);
   CHECK(io::load_image((d / "q.png").string()).rgb == p.rgb);  // same features, same basis, same picture
 }
+
+TEST_CASE("--streams: several forwards over one set of weights give the serial results") {
+  fs::path d = scratch("streams");
+  fs::create_directories(d / "in");
+  for (int i = 0; i < 6; ++i) {
+    auto px = picture(64 + 16 * (i % 2), 48, i);
+    io::write_png((d / "in" / ("p" + std::to_string(i) + ".png")).string(), 64 + 16 * (i % 2), 48, px.data());
+  }
+  const std::vector<std::string> backends{
+#ifdef VIT_HAS_CPU_BACKEND
+      "cpu",
+#endif
+      "reference"};
+  for (const std::string& backend : backends) {
+    INFO(backend);
+    // cpu: --threads 1 serially == one thread per stream (the same arithmetic, bit for bit)
+    Result serial = radio_embed((d / "in").string() + " --backend " + backend + " --threads 1 --out-dir " + (d / "serial").string() + " --quiet", d);
+    REQUIRE(serial.code == 0);
+    Result streams = radio_embed((d / "in").string() + " --backend " + backend + " --threads 3 --streams 3 --out-dir " + (d / "streams").string() +
+                                     " --quiet",
+                                 d);
+    INFO(streams.err);
+    REQUIRE(streams.code == 0);
+    for (int i = 0; i < 6; ++i)
+      for (const char* part : {".summary.npy", ".features.npy"}) {
+        const std::string name = "p" + std::to_string(i) + part;
+        same(io::read_npy((d / "streams" / name).string()), io::read_npy((d / "serial" / name).string()));
+      }
+    fs::remove_all(d / "serial");
+    fs::remove_all(d / "streams");
+  }
+}

@@ -6,10 +6,16 @@
 #include <string>
 
 #include "op_check.hpp"
+#include "op_check_v4.hpp"
 #include "vit/backends/cpu.hpp"
 
 using namespace vit;
 using testing::random_tensor;
+
+// The optional ops C-RADIOv4 needs are native here, not the host fallback.
+static_assert(nn::HasActivation<cpu::Backend>);
+static_assert(nn::HasScatterTokens<cpu::Backend>);
+static_assert(!nn::uses_host_fallback<cpu::Backend>(nn::OptionalNeeds{.activation = true, .scatter_tokens = true}));
 
 TEST_CASE("cpu backend matches the reference on the shared op grid") {
   for (int threads : {1, 2, 3}) {
@@ -29,6 +35,25 @@ TEST_CASE("cpu backend reports itself") {
   CHECK(b.description().rfind("cpu: 2 threads, oneDNN ", 0) == 0);
   cpu::Backend all;
   CHECK(all.threads() >= 1);
+}
+
+// Runs the portable, AVX2 and AVX-512 builds of the attention kernel (those this CPU has; a
+// warning names the ones it lacks) on qkv and compares each with want.
+static void check_every_attention_build(const HostTensor& qkv, const HostTensor& want, std::int64_t batch, std::int64_t n, std::int64_t d,
+                                 int heads, int threads) {
+  auto run = [&](const char* build, auto kernel) {
+    INFO("attention build " << build);
+    HostTensor got(want.shape);
+    kernel(qkv.data.data(), got.data.data(), batch, n, d, heads, threads);
+    VIT_CHECK_CLOSE(got, want, testing::Tolerance{});
+  };
+  run("portable", cpu::kernel::portable::flash_attention);
+#if VIT_CPU_HAVE_AVX512_BUILD
+  if (cpu::kernel::cpu_has_avx2()) run("avx2", cpu::kernel::avx2::flash_attention);
+  else WARN("this CPU has no AVX2 + FMA: the avx2 attention build was not run");
+  if (cpu::kernel::cpu_has_avx512()) run("avx512", cpu::kernel::avx512::flash_attention);
+  else WARN("this CPU has no AVX-512: the avx512 attention build was not run");
+#endif
 }
 
 TEST_CASE("cpu attention across its tile boundaries") {
@@ -56,29 +81,71 @@ TEST_CASE("cpu attention across its tile boundaries") {
     ref.attention(ref.upload(qkv), c.heads, orf);
     const HostTensor want = ref.download(orf);
     VIT_CHECK_CLOSE(b.download(ob), want, testing::Tolerance{});
-    // Both builds of the kernel, whichever the dispatcher picks on this machine.
-    HostTensor portable(want.shape);
-    cpu::kernel::portable::flash_attention(qkv.data.data(), portable.data.data(), c.batch, c.n, d, c.heads, threads);
-    VIT_CHECK_CLOSE(portable, want, testing::Tolerance{});
-#if VIT_CPU_HAVE_AVX512_BUILD
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512vl")) {
-      HostTensor wide(want.shape);
-      cpu::kernel::avx512::flash_attention(qkv.data.data(), wide.data.data(), c.batch, c.n, d, c.heads, threads);
-      VIT_CHECK_CLOSE(wide, want, testing::Tolerance{});
-    } else {
-      WARN("this CPU has no AVX-512: only the portable attention build was run");
-    }
-#endif
+    // Every build of the kernel this CPU can run, whichever the dispatcher picks.
+    check_every_attention_build(qkv, want, c.batch, c.n, d, c.heads, threads);
   }
+}
+
+TEST_CASE("cpu attention at head dims 64, 72, 80: global, ViTDet windows, odd N, both kernel builds") {
+  // O^T tiles have hd rows (64 = 10x6 + 4, 72 = 12x6, 80 = 13x6 + 2 register blocks); the window
+  // shapes put many small (batch, head) tasks on the threads.
+  reference::Backend ref;
+  const int threads = GENERATE(1, 2, 3);
+  cpu::Backend b(cpu::Options{threads});
+  INFO("threads=" << threads);
+  testing::check_attention_head_dims(b);
+  std::uint32_t seed = 300;
+  for (const testing::AttentionCase& c : testing::head_dim_attention_cases()) {
+    INFO("attention B=" << c.batch << " N=" << c.n << " heads=" << c.heads << " head_dim=" << c.hd);
+    const std::int64_t d = c.heads * c.hd;
+    HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
+    auto orf = ref.alloc(Shape{c.batch, c.n, d});
+    ref.attention(ref.upload(qkv), c.heads, orf);
+    const HostTensor want = ref.download(orf);
+    check_every_attention_build(qkv, want, c.batch, c.n, d, c.heads, threads);
+  }
+}
+
+TEST_CASE("cpu activation: every kind, in place, at several thread counts") {
+  const int threads = GENERATE(1, 2, 3);
+  INFO("threads=" << threads);
+  cpu::Backend b(cpu::Options{threads});
+  testing::check_activation_op(b);
+}
+
+TEST_CASE("cpu activation: many sizes keep the primitive cache bounded") {
+  cpu::Backend b(cpu::Options{2});
+  for (std::int64_t n = 1; n <= 40; ++n) {
+    INFO("n=" << n);
+    const HostTensor x = testing::activation_input(Shape{n}, std::uint32_t(n));
+    HostTensor want(x.shape);
+    nn::host::activation(x, Activation::gelu, want);
+    auto y = b.alloc(x.shape);
+    b.activation(b.upload(x), Activation::gelu, y);
+    VIT_CHECK_CLOSE(b.download(y), want, testing::Tolerance{});
+  }
+}
+
+TEST_CASE("cpu scatter_tokens: round trip, untouched rows, in place, errors") {
+  const int threads = GENERATE(1, 2, 3);
+  INFO("threads=" << threads);
+  cpu::Backend b(cpu::Options{threads});
+  testing::check_scatter_tokens_op(b);
 }
 
 TEST_CASE("cpu attention kernels are chosen at run time") {
   // The project builds with -march=native; a host app without it gets the same choice at run time.
+  // VIT_CPU_KERNELS=portable or =avx2 narrows the choice (avx2 only where the CPU has it).
   const std::string chosen = cpu::kernel::attention_kernels();
-  const char* forced = std::getenv("VIT_CPU_KERNELS");
-  if (forced && std::string(forced) == "portable") CHECK(chosen == "portable");
-  else CHECK(chosen == (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? "avx512" : "portable"));
+  const char* env = std::getenv("VIT_CPU_KERNELS");
+  const std::string forced = env ? env : "";
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512vl");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (forced == "portable") CHECK(chosen == "portable");
+  else if (forced == "avx2") CHECK(chosen == (avx2 ? "avx2" : "portable"));
+  else CHECK(chosen == (avx512 ? "avx512" : avx2 ? "avx2" : "portable"));
+  INFO("this CPU runs the " << chosen << " attention build");
   CHECK(cpu::Backend(cpu::Options{1}).description().find("attention " + chosen) != std::string::npos);
 }
 

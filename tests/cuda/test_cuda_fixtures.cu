@@ -1,6 +1,7 @@
 // Model<cuda::Backend> against the PyTorch golden fixtures: fp32 at the project's 1e-4 bound,
 // reduced precisions at bounds that fit their arithmetic (outputs are O(1)–O(6)).
 #include "fixture_check.hpp"
+#include "radio_v4_check.hpp"
 #include "vit/backends/cuda.cuh"
 
 using vit::Precision;
@@ -10,6 +11,7 @@ void run(Precision p, bool graphs, double bound) {
   vit::cuda::Backend b(vit::cuda::Options{.precision = p, .graphs = graphs});
   INFO(b.description() << ", max |error| bound " << bound);
   vit::testing::check_radio_fixtures(b, bound);
+  vit::testing::check_radio_v4_fixture(b, bound);
 }
 }  // namespace
 

@@ -1,6 +1,7 @@
 // CUDA graphs: a captured forward replays to the same results as the uncaptured one, follows new
 // input data between replays, and capture copes with bodies that throw or need an upload.
 #include "fixture_check.hpp"
+#include "op_check_v4.hpp"
 #include "vit/backends/cuda.cuh"
 
 using namespace vit;
@@ -80,4 +81,71 @@ TEST_CASE("a graph body that throws leaves the backend usable", "[graphs]") {
   b.run_graph(9, [&] { b.copy(x, y); });
   b.run_graph(9, [&] { b.copy(x, y); });
   CHECK(b.download(y).data == std::vector<float>{1, 2, 3, 4});
+}
+
+// ViTDet's pattern inside a graph: gather into windows, scatter back. The window order is not evenly
+// strided, so its indices need an upload: call 1 (warm-up) uploads, call 2 meets a new list and is
+// run uncaptured, call 3 captures, call 4 replays. h is uploaded anew each round: the rows the
+// scatter does not name (the prefix) must show the new values, the others the scattered ones.
+TEST_CASE("scatter_tokens in a graph: indices uploaded outside the capture, partial writes replayed", "[graphs]") {
+  for (Precision p : {Precision::fp32, Precision::bf16}) {
+    cuda::Backend b(cuda::Options{.precision = p});
+    const std::vector<std::int64_t> first = testing::window_order(2, 4, 4, 2), later = testing::window_order(2, 2, 8, 2);
+    auto h = b.alloc(Shape{2, 18, 5});
+    auto win = b.alloc(Shape{2, 16, 5});
+    for (std::uint32_t round = 0; round < 4; ++round) {
+      const std::vector<std::int64_t>& idx = round == 0 ? first : later;
+      const HostTensor hh = testing::random_tensor(Shape{2, 18, 5}, 200 + round), ww = testing::random_tensor(Shape{2, 16, 5}, 300 + round);
+      b.upload(hh, h);
+      b.upload(ww, win);
+      b.run_graph(43, [&] { b.scatter_tokens(win, idx, h); });
+      HostTensor want = hh;
+      nn::host::scatter_tokens(ww, idx, want);
+      INFO(to_string(p) << " round " << round);
+      CHECK(b.download(h).data == want.data);
+    }
+  }
+}
+
+// In bf16 a LayerNorm inside the body writes only h's 16-bit mirror; the scatter that follows must
+// convert it to fp32 first in every replay (the capture's flag log), and the activation after it reads
+// the fp32 copy. Captured and replayed runs equal an uncaptured backend exactly.
+TEST_CASE("layer_norm -> scatter_tokens -> activation: captured bf16 replays equal uncaptured runs", "[graphs]") {
+  const std::vector<std::int64_t> idx = testing::window_order(1, 4, 4, 2);
+  const HostTensor g = testing::random_tensor(Shape{8}, 1, 1.0f, 0.2f), be = testing::random_tensor(Shape{8}, 2);
+  cuda::Backend bg(cuda::Options{.precision = Precision::bf16, .graphs = true});
+  cuda::Backend be_(cuda::Options{.precision = Precision::bf16, .graphs = false});
+  struct Side {
+    cuda::Backend& b;
+    cuda::Backend::Tensor x, gain, bias, win, h, y;
+  };
+  auto side = [&](cuda::Backend& b) {
+    return Side{b, b.alloc(Shape{2, 17, 8}), b.upload(g), b.upload(be), b.alloc(Shape{2, 16, 8}), b.alloc(Shape{2, 17, 8}), b.alloc(Shape{2, 17, 8})};
+  };
+  Side a = side(bg), c = side(be_);
+  for (std::uint32_t round = 0; round < 4; ++round) {
+    const HostTensor xx = testing::random_tensor(Shape{2, 17, 8}, 400 + round, 0.5f, 2.0f), ww = testing::random_tensor(Shape{2, 16, 8}, 500 + round);
+    HostTensor out[2];
+    for (Side* s : {&a, &c}) {
+      s->b.upload(xx, s->x);
+      s->b.upload(ww, s->win);
+      s->b.run_graph(44, [&] {
+        s->b.layer_norm(s->x, s->gain, s->bias, 1e-6f, s->h);
+        s->b.scatter_tokens(s->win, idx, s->h);
+        s->b.activation(s->h, Activation::gelu, s->y);
+      });
+      out[s == &a ? 0 : 1] = s->b.download(s->y);
+    }
+    INFO("round " << round);
+    CHECK(out[0].data == out[1].data);
+    // And both are right: GELU of (the LayerNorm's rows 0, the scattered rows elsewhere), the
+    // LayerNorm rows rounded to bf16.
+    reference::Backend ref;
+    auto ln = ref.alloc(Shape{2, 17, 8});
+    ref.layer_norm(ref.upload(xx), ref.upload(g), ref.upload(be), 1e-6f, ln);
+    HostTensor mixed = ref.download(ln), want(mixed.shape);
+    nn::host::scatter_tokens(ww, idx, mixed);
+    nn::host::activation(mixed, Activation::gelu, want);
+    VIT_CHECK_CLOSE(out[0], want, (testing::Tolerance{2e-2f, 1e-2f}));
+  }
 }

@@ -8,10 +8,17 @@
 #include <vector>
 
 #include "op_check.hpp"
+#include "op_check_v4.hpp"
 #include "vit/backends/cuda.cuh"
 
 using vit::Precision;
 using vit::testing::Tolerance;
+
+// The optional ops C-RADIOv4 needs are native here, not the host fallback (which the model would
+// have to keep out of graph captures).
+static_assert(vit::nn::HasActivation<vit::cuda::Backend>);
+static_assert(vit::nn::HasScatterTokens<vit::cuda::Backend>);
+static_assert(!vit::nn::uses_host_fallback<vit::cuda::Backend>(vit::nn::OptionalNeeds{.activation = true, .scatter_tokens = true}));
 
 namespace {
 vit::cuda::Backend make(Precision p) { return vit::cuda::Backend(vit::cuda::Options{.precision = p}); }
@@ -159,4 +166,90 @@ TEST_CASE("VIT_CUDA_ATTENTION selects the attention kernel and rejects other val
   }
   if (old) ::setenv("VIT_CUDA_ATTENTION", saved.c_str(), 1);
   else ::unsetenv("VIT_CUDA_ATTENTION");
+}
+
+// Head dims 64, 72, 80 with ViTDet window shapes and odd N in every precision: fp32/tf32 run the
+// fp32 kernel (72 and 80 on its 3-column instance), bf16/fp16 both tensor-core kernels (72 padded
+// to 80).
+TEST_CASE("cuda attention at head dims 64, 72, 80: global, ViTDet windows, odd N, every precision", "[attention]") {
+  using namespace vit;
+  using cuda::detail::AttentionKernel;
+  AttentionKernelGuard guard;
+  struct Run { Precision p; Tolerance tol; };
+  for (Run r : {Run{Precision::fp32, {}}, Run{Precision::tf32, {}}, Run{Precision::bf16, {6e-2f, 3e-2f}}, Run{Precision::fp16, {1.5e-2f, 1e-2f}}})
+    for (AttentionKernel k : {AttentionKernel::v1, AttentionKernel::v2}) {
+      if (k == AttentionKernel::v2 && (r.p == Precision::fp32 || r.p == Precision::tf32)) continue;  // one fp32 kernel
+      INFO(to_string(r.p) << " attention kernel " << to_string(k));
+      cuda::detail::set_attention_kernel(k);
+      cuda::Backend b = make(r.p);
+      testing::check_attention_head_dims(b, r.tol);
+    }
+}
+
+// activation computes in fp32 in every precision (fp32 in, fp32 out): the fp32 tolerance.
+TEST_CASE("cuda activation: every kind, in place, every precision", "[optional]") {
+  for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16}) {
+    INFO(vit::to_string(p));
+    vit::cuda::Backend b = make(p);
+    vit::testing::check_activation_op(b);
+  }
+}
+
+// In bf16/fp16 a LayerNorm writes only the 16-bit mirror of its output: activation reads the mirror.
+TEST_CASE("cuda activation of a tensor whose current copy is the 16-bit mirror", "[optional]") {
+  using namespace vit;
+  for (Precision p : {Precision::bf16, Precision::fp16}) {
+    INFO(to_string(p));
+    cuda::Backend b = make(p);
+    reference::Backend ref;
+    const HostTensor x = testing::random_tensor(Shape{37, 96}, 5, 0.5f, 2.0f), g = testing::random_tensor(Shape{96}, 6, 1.0f, 0.3f),
+                     be = testing::random_tensor(Shape{96}, 7);
+    auto nb = b.alloc(x.shape);
+    b.layer_norm(b.upload(x), b.upload(g), b.upload(be), 1e-6f, nb);
+    REQUIRE(!nb.storage->f32_fresh);  // the mirror holds the values
+    auto nr = ref.alloc(x.shape);
+    ref.layer_norm(ref.upload(x), ref.upload(g), ref.upload(be), 1e-6f, nr);
+    for (Activation act : {Activation::gelu, Activation::quick_gelu}) {
+      INFO(to_string(act));
+      auto yb = b.alloc(x.shape);
+      b.activation(nb, act, yb);
+      auto yr = ref.alloc(x.shape);
+      nn::activation(ref, nr, act, yr);
+      VIT_CHECK_CLOSE(b.download(yb), ref.download(yr), (Tolerance{2e-2f, 1e-2f}));  // the 16-bit rounding of the LayerNorm output
+    }
+  }
+}
+
+TEST_CASE("cuda scatter_tokens: round trip, untouched rows, in place, errors, every precision", "[optional]") {
+  for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16}) {
+    INFO(vit::to_string(p));
+    vit::cuda::Backend b = make(p);
+    vit::testing::check_scatter_tokens_op(b);
+  }
+}
+
+// A scatter writes part of h. When h's current values are in the 16-bit mirror (a LayerNorm wrote
+// it), the rows not named must keep those values: the fp32 copy is brought up to date first.
+TEST_CASE("cuda scatter_tokens into a tensor whose current copy is the 16-bit mirror", "[optional]") {
+  using namespace vit;
+  for (Precision p : {Precision::bf16, Precision::fp16}) {
+    INFO(to_string(p));
+    cuda::Backend b = make(p);
+    const HostTensor x = testing::random_tensor(Shape{2, 13, 24}, 8, 1.0f, 2.0f), g = testing::random_tensor(Shape{24}, 9, 1.0f, 0.3f),
+                     be = testing::random_tensor(Shape{24}, 10);
+    auto h = b.alloc(x.shape), twin = b.alloc(x.shape);
+    b.layer_norm(b.upload(x), b.upload(g), b.upload(be), 1e-6f, h);
+    b.layer_norm(b.upload(x), b.upload(g), b.upload(be), 1e-6f, twin);
+    REQUIRE(!h.storage->f32_fresh);
+    const std::vector<std::int64_t> idx = testing::window_order(1, 4, 3, 1);  // rows 1..12 (not 0) in order: strided, no upload
+    const std::vector<std::int64_t> shuffled{12, 3, 1, 7, 2, 11, 4, 9, 5, 10, 6, 8};
+    for (const auto* list : {&idx, &shuffled}) {
+      const HostTensor win = testing::random_tensor(Shape{2, 12, 24}, 11);
+      b.scatter_tokens(b.upload(win), *list, h);
+      HostTensor want = b.download(twin);
+      nn::host::scatter_tokens(win, *list, want);
+      CHECK(b.download(h).data == want.data);
+      b.layer_norm(b.upload(x), b.upload(g), b.upload(be), 1e-6f, h);  // the mirror again for the next list
+    }
+  }
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "fixture_check.hpp"
+#include "op_check_v4.hpp"
 #include "vulkan_test_support.hpp"
 
 using namespace vit;
@@ -157,4 +158,31 @@ TEST_CASE("vulkan linear with an output over the device's maxStorageBufferRange"
   auto yr = ref.alloc(Shape{m, n});
   ref.linear(ref.make_linear(w, &bias), ref.upload(x), yr, Activation::gelu, false);
   VIT_CHECK_CLOSE(b.download(yb), ref.download(yr), testing::Tolerance{});
+}
+
+TEST_CASE("vulkan with bindings capped at 64 KiB: head dims 64, 72, 80, activation, scatter_tokens") {
+  vulkan::Backend b(capped());
+  testing::check_attention_head_dims(b);
+  testing::check_activation_op(b);
+  testing::check_scatter_tokens_op(b);
+}
+
+TEST_CASE("vulkan activation chunked equals unchunked exactly, in more dispatches") {
+  const HostTensor x = testing::activation_input(Shape{3, 5, 4304}, 77);  // 252 KiB: 4 chunks at 64 KiB
+  for (Activation act : {Activation::gelu, Activation::gelu_tanh, Activation::quick_gelu}) {
+    INFO(to_string(act));
+    check_same("activation [3, 5, 4304]", [&](vulkan::Backend& b) {
+      auto yb = b.alloc(x.shape);
+      b.activation(b.upload(x), act, yb);
+      return b.download(yb);
+    });
+  }
+  vulkan::Backend whole = testing::uncapped_backend(testing::vulkan_test_options()), chunked(capped());
+  auto op = [&](vulkan::Backend& b) {
+    auto xb = b.upload(x);
+    auto yb = b.alloc(x.shape);
+    return dispatches(b, [&](vulkan::Backend& be) { be.activation(xb, Activation::gelu, yb); });
+  };
+  CHECK(op(whole) == 1);
+  CHECK(op(chunked) == 4);
 }

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "fixture_check.hpp"
+#include "op_check_v4.hpp"
 #include "vulkan_test_support.hpp"
 
 using namespace vit;
@@ -116,4 +117,22 @@ TEST_CASE("vulkan fp16 with bindings capped (fp16 weight rows chunked) equals th
   capped.max_binding_bytes = 64 * 1024;  // W: 200 rows x 512 bytes = 100 KiB in fp16
   const HostTensor a = run(fp16_options()), c = run(capped);
   CHECK(a.data == c.data);
+}
+
+// Head dims 72 and 80 (C-RADIOv4) are multiples of 4: the fp16 attention kernel runs them, with no
+// fp32 fallback note.
+TEST_CASE("vulkan fp16: attention at head dims 64, 72, 80 runs the fp16 kernel") {
+  vulkan::Backend b(fp16_options());
+  testing::check_attention_head_dims(b, fp16_tolerance);
+  CHECK(b.dispatches("attention_f16") > 0);
+  CHECK(b.dispatches("attention") + b.dispatches("attention_scalar") == 0);
+  CHECK(b.notes().empty());
+}
+
+// activation and scatter_tokens work on the fp32 activations in every mode: fp16 gives the fp32
+// results (exactly for the copy; within the fp32 tolerance for the activation).
+TEST_CASE("vulkan fp16: activation and scatter_tokens are the fp32 ops") {
+  vulkan::Backend b(fp16_options());
+  testing::check_activation_op(b);
+  testing::check_scatter_tokens_op(b);
 }

@@ -1,8 +1,14 @@
 // Every op of the Vulkan backend against the reference backend (lavapipe in CI), validation on.
 #include "op_check.hpp"
+#include "op_check_v4.hpp"
 #include "vulkan_test_support.hpp"
 
 using namespace vit;
+
+// The optional ops C-RADIOv4 needs are native here, not the host fallback.
+static_assert(nn::HasActivation<vulkan::Backend>);
+static_assert(nn::HasScatterTokens<vulkan::Backend>);
+static_assert(!nn::uses_host_fallback<vulkan::Backend>(nn::OptionalNeeds{.activation = true, .scatter_tokens = true}));
 
 TEST_CASE("vulkan copy round-trips and batches work into one submit") {
   vulkan::Backend b(testing::vulkan_test_options());
@@ -87,4 +93,41 @@ TEST_CASE("vulkan linear and attention with other tile shapes (the GPU defaults 
     b.attention(b.upload(qkv), 2, ob);
     VIT_CHECK_CLOSE(b.download(ob), want_o, testing::Tolerance{});
   }
+}
+
+TEST_CASE("vulkan attention at head dims 64, 72, 80: global, ViTDet windows, odd N, on the vec4 kernel") {
+  vulkan::Backend b(testing::vulkan_test_options());
+  testing::check_attention_head_dims(b);
+  CHECK(b.dispatches("attention") > 0);
+  CHECK(b.dispatches("attention_scalar") == 0);  // 64, 72 and 80 are multiples of 4: never the scalar kernel
+}
+
+TEST_CASE("vulkan attention at head dims 72 and 80 with the GPU tile defaults and odd ones") {
+  vulkan::Backend b(testing::vulkan_test_options());
+  reference::Backend ref;
+  struct T { std::uint32_t lx, block, queries; };
+  std::uint32_t seed = 50;
+  for (T t : {T{64, 4, 1}, T{8, 3, 3}, T{16, 7, 2}})
+    for (const testing::AttentionCase c : {testing::AttentionCase{4, 64, 2, 72}, testing::AttentionCase{3, 37, 2, 80}}) {
+      INFO("LX " << t.lx << " key block " << t.block << " queries " << t.queries << "; B=" << c.batch << " N=" << c.n << " head_dim=" << c.hd);
+      b.tuning().attn_lanes = t.lx, b.tuning().attn_block = t.block, b.tuning().attn_queries = t.queries;
+      const std::int64_t d = c.heads * c.hd;
+      const HostTensor qkv = testing::random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
+      auto ob = b.alloc(Shape{c.batch, c.n, d});
+      auto orf = ref.alloc(Shape{c.batch, c.n, d});
+      b.attention(b.upload(qkv), c.heads, ob);
+      ref.attention(ref.upload(qkv), c.heads, orf);
+      VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), testing::Tolerance{});
+    }
+}
+
+TEST_CASE("vulkan activation: every kind, in place") {
+  vulkan::Backend b(testing::vulkan_test_options());
+  testing::check_activation_op(b);
+  CHECK(b.dispatches("activation") > 0);
+}
+
+TEST_CASE("vulkan scatter_tokens: round trip, untouched rows, in place, errors") {
+  vulkan::Backend b(testing::vulkan_test_options());
+  testing::check_scatter_tokens_op(b);
 }

@@ -3,6 +3,7 @@
 // Shapes: M = tokens in the batch (B·N), D = width, H = MLP hidden width.
 #pragma once
 #include <optional>
+#include <vector>
 
 #include "vit/architecture.hpp"
 #include "vit/backend.hpp"
@@ -106,6 +107,40 @@ struct Block {
     attn.add_to(b, ws.normed, h, ws);
     norm2(b, h, ws.normed);
     mlp.add_to(b, ws.normed, h, ws);
+  }
+};
+
+// An MLP head (C-RADIO's adaptor MLP v2), x [M, D] -> y [M, C]:
+//   h = fc1(x); for each inner block: h += lin(act(LN(h)));  y = out(act(LN_out(h)))
+template <Backend B>
+struct MlpHead {
+  struct Inner {
+    LayerNorm<B> norm;
+    Linear<B> linear;
+  };
+  Linear<B> fc1;
+  std::vector<Inner> inner;
+  LayerNorm<B> final_norm;
+  Linear<B> final;
+  Activation act = Activation::gelu;
+
+  struct Workspace {
+    typename B::Tensor h, normed, activated;  // [M, H]
+  };
+  static Workspace workspace(B& b, std::int64_t rows, std::int64_t hidden) {
+    return {b.alloc(Shape{rows, hidden}), b.alloc(Shape{rows, hidden}), b.alloc(Shape{rows, hidden})};
+  }
+
+  void forward(B& b, const typename B::Tensor& x, Workspace& ws, typename B::Tensor& y) const {
+    fc1(b, x, ws.h);
+    for (const Inner& blk : inner) {
+      blk.norm(b, ws.h, ws.normed);
+      activation(b, ws.normed, act, ws.activated);
+      blk.linear(b, ws.activated, ws.h, Activation::none, /*accumulate=*/true);
+    }
+    final_norm(b, ws.h, ws.normed);
+    activation(b, ws.normed, act, ws.activated);
+    final(b, ws.activated, y);
   }
 };
 

@@ -7,6 +7,10 @@
 //   cross_attention(q [L, D], kv [B, N, 2D], heads, out [B, L, D])
 //       out[b, i] = softmax(q_i k_b^T / sqrt(D/heads)) v_b per head; the L queries are shared by
 //       the batch; kv rows hold k | v, each head-major (attention pooling with learned queries)
+//   activation(x, act, y)                y = act(x) elementwise, y has x's element count
+//   scatter_tokens(x, idx (host span), h [B, N, D])
+//       h[b, idx[j]] = x[b, j] for x holding B·len(idx)·D values; the other rows of h keep their
+//       values; indices are distinct (the inverse of gather_tokens: ViTDet's window layout)
 //
 // uses_host_fallback<B>(...) tells the model whether an op it needs would take the host path, so
 // that it does not capture such an op into a device graph.
@@ -16,6 +20,7 @@
 #include <vector>
 
 #include "vit/backend.hpp"
+#include "vit/op_checks.hpp"
 
 namespace vit::nn {
 
@@ -71,12 +76,31 @@ inline void cross_attention(const HostTensor& q, const HostTensor& kv, int heads
       }
 }
 
+inline void activation(const HostTensor& x, Activation act, HostTensor& y) {
+  check(x.shape.numel() == y.shape.numel(), ErrorKind::shape, "activation: " + x.shape.str() + " into " + y.shape.str());
+  for (std::size_t i = 0; i < x.data.size(); ++i) y.data[i] = float(activate(act, double(x.data[i])));
+}
+
+inline void scatter_tokens(const HostTensor& x, std::span<const std::int64_t> idx, HostTensor& h) {
+  const auto [batch, n, d, len] = check_scatter_tokens("host", x.shape, idx, h.shape);
+  for (std::int64_t b = 0; b < batch; ++b)
+    for (std::int64_t j = 0; j < len; ++j)
+      std::copy_n(x.data.begin() + (b * len + j) * d, d, h.data.begin() + (b * n + idx[std::size_t(j)]) * d);
+}
+
 }  // namespace host
 
 template <class B>
 concept HasSwiglu = requires(B& b, const typename B::Tensor& x, typename B::Tensor& y) { b.swiglu(x, y); };
 template <class B>
 concept HasCrossAttention = requires(B& b, const typename B::Tensor& x, typename B::Tensor& y) { b.cross_attention(x, x, 1, y); };
+
+template <class B>
+concept HasActivation = requires(B& b, const typename B::Tensor& x, typename B::Tensor& y) { b.activation(x, Activation::gelu, y); };
+template <class B>
+concept HasScatterTokens = requires(B& b, const typename B::Tensor& x, typename B::Tensor& y, std::span<const std::int64_t> idx) {
+  b.scatter_tokens(x, idx, y);
+};
 
 template <Backend B>
 void swiglu(B& b, const typename B::Tensor& x, typename B::Tensor& y) {
@@ -100,10 +124,38 @@ void cross_attention(B& b, const typename B::Tensor& q, const typename B::Tensor
   }
 }
 
+template <Backend B>
+void activation(B& b, const typename B::Tensor& x, Activation act, typename B::Tensor& y) {
+  if constexpr (HasActivation<B>) {
+    b.activation(x, act, y);
+  } else {
+    HostTensor hy(y.shape);
+    host::activation(b.download(x), act, hy);
+    b.upload(hy, y);
+  }
+}
+
+template <Backend B>
+void scatter_tokens(B& b, const typename B::Tensor& x, std::span<const std::int64_t> idx, typename B::Tensor& h) {
+  if constexpr (HasScatterTokens<B>) {
+    b.scatter_tokens(x, idx, h);
+  } else {
+    HostTensor hh = b.download(h);
+    host::scatter_tokens(b.download(x), idx, hh);
+    b.upload(hh, h);
+  }
+}
+
+// The optional ops a model needs (what uses_host_fallback checks).
+struct OptionalNeeds {
+  bool swiglu = false, cross_attention = false, activation = false, scatter_tokens = false;
+};
+
 // True if any of the named needs would run on the host on backend B.
 template <Backend B>
-constexpr bool uses_host_fallback(bool needs_swiglu, bool needs_cross_attention) {
-  return (needs_swiglu && !HasSwiglu<B>) || (needs_cross_attention && !HasCrossAttention<B>);
+constexpr bool uses_host_fallback(OptionalNeeds n) {
+  return (n.swiglu && !HasSwiglu<B>) || (n.cross_attention && !HasCrossAttention<B>) || (n.activation && !HasActivation<B>) ||
+         (n.scatter_tokens && !HasScatterTokens<B>);
 }
 
 }  // namespace vit::nn

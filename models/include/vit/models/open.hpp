@@ -8,6 +8,7 @@
 //   vit::models::Snapshot s = vit::models::open_model(dir);
 //   vit::Model<B> model(backend, s.architecture, *s.weights);
 #pragma once
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <memory>
@@ -29,6 +30,14 @@ struct InputRules {
   bool fixed = false;                      // the model takes only `preferred` (a position table that is not resampled)
   bool resize_to_preferred = false;        // images are resized to `preferred` unless told otherwise (timm's data config);
                                            // else to the nearest multiple of the patch (C-RADIO)
+  int window = 1;                          // ViTDet window: sides are multiples of patch_size · window
+
+  int step() const { return patch_size * window; }
+  // "the patch size 16" or "32 (patch 16 x ViTDet window 2)", for messages.
+  std::string step_text() const {
+    if (window <= 1) return "the patch size " + std::to_string(patch_size);
+    return std::to_string(step()) + " (patch " + std::to_string(patch_size) + " x ViTDet window " + std::to_string(window) + ")";
+  }
 };
 
 struct Snapshot {
@@ -39,6 +48,23 @@ struct Snapshot {
   InputRules input;
   std::optional<radio::Config> radio_config;  // the plain config, for a RADIO model
   std::vector<std::string> notes;
+  std::vector<AdaptorHead> adaptors;       // teacher heads the snapshot offers (none are run until chosen)
+
+  // Puts the named heads (in this order) into `architecture`, so that a model built from it runs
+  // them; an unknown name is a config error listing the heads the snapshot has.
+  void choose_adaptors(const std::vector<std::string>& names) {
+    architecture.adaptors.clear();
+    for (const std::string& n : names) {
+      auto it = std::find_if(adaptors.begin(), adaptors.end(), [&](const AdaptorHead& h) { return h.name == n; });
+      if (it == adaptors.end()) {
+        std::string have;
+        for (const AdaptorHead& h : adaptors) have += (have.empty() ? "" : ", ") + h.name;
+        fail(ErrorKind::config, "adaptor '" + n + "': " + name + " has " + (have.empty() ? "no adaptor heads" : "only: " + have));
+      }
+      if (std::none_of(architecture.adaptors.begin(), architecture.adaptors.end(), [&](const AdaptorHead& h) { return h.name == n; }))
+        architecture.adaptors.push_back(*it);
+    }
+  }
 };
 
 // The family of the model at `path` (a folder, or a project JSON config file).
@@ -76,6 +102,7 @@ inline Snapshot open_model(const std::string& path) {
   s.weights = std::move(r.weights);
   s.notes = std::move(r.notes);
   s.input = {r.config.patch_size, r.config.max_resolution, r.config.preferred_resolution, false, false};
+  s.adaptors = radio::adaptor_heads(r.config);
   s.radio_config = std::move(r.config);
   return s;
 }

@@ -4,6 +4,7 @@
 //              layout; bias, GELU(erf) and the residual sum fused as post-ops (cpu/onednn.hpp)
 //   attention  fused tiled "flash" attention with an online softmax and AVX-512 register-blocked
 //              tile products; never builds [heads, N, N] (cpu/flash_attention.hpp)
+//   activation oneDNN eltwise (the linear epilogue's algorithms)
 //   the rest   vectorised loops, parallel over rows when big (cpu/token_ops.hpp)
 // Op shapes and semantics are those of the vit::Backend concept (vit/backend.hpp).
 #pragma once
@@ -36,6 +37,10 @@ class Backend {
   struct Linear {
     std::shared_ptr<onednn::Matmul> matmul;
   };
+
+  // Prepared weights are read-only after make_linear and matmuls are thread-safe (onednn.hpp):
+  // models on several cpu backends may share one set of weights (vit::SharesWeights).
+  static constexpr bool shares_weights = true;
 
   explicit Backend(Options options = {}) {
     check(options.threads >= 0, ErrorKind::argument, "cpu backend: threads must be >= 0 (0 = all cores), got " + std::to_string(options.threads));
@@ -113,8 +118,36 @@ class Backend {
     kernel::gather_tokens(h.storage.data(), idx, out.storage.data(), dims.batch, dims.n, dims.d, threads_);
   }
 
+  // Optional ops (vit/nn/optional_ops.hpp).
+
+  // y = act(x) elementwise (y has x's element count; y may be x): oneDNN's eltwise primitive, the
+  // same algorithms as linear's fused epilogue (exact-erf GELU).
+  void activation(const Tensor& x, Activation act, Tensor& y) {
+    vit::detail::expect_numel(name(), "activation output", y.shape, x.shape);
+    if (act == Activation::none) {
+      if (x.storage.data() != y.storage.data()) std::copy(x.storage.begin(), x.storage.end(), y.storage.begin());
+      return;
+    }
+    omp_set_num_threads(threads_);
+    eltwise_.run(x.storage.data(), y.storage.data(), x.numel(), act);
+  }
+
+  // h[b, idx[j]] = x[b, j] for x holding B·len(idx)·D values and h [B, N, D]; the other rows of h
+  // keep their values; indices distinct (the inverse of gather_tokens). x may be h itself.
+  void scatter_tokens(const Tensor& x, std::span<const std::int64_t> idx, Tensor& h) {
+    const GatherTokensDims dims = check_scatter_tokens(name(), x.shape, idx, h.shape);
+    const float* src = x.storage.data();
+    Buffer copy;
+    if (src == h.storage.data() && x.numel() > 0) {  // a permutation in place: read from a copy
+      copy.assign(x.storage.begin(), x.storage.end());
+      src = copy.data();
+    }
+    kernel::scatter_tokens(src, idx, h.storage.data(), dims.batch, dims.n, dims.d, threads_);
+  }
+
  private:
   int threads_ = 1;
+  onednn::Eltwise eltwise_;  // activation's primitives, cached per (size, activation)
 };
 
 static_assert(vit::Backend<Backend>);

@@ -3,7 +3,7 @@
 // One device, one stream. Weights are uploaded once by make_linear (converted to bf16/fp16 in
 // those modes); activations live in tensors from a caching allocator; GEMMs run through cuBLASLt
 // with fused bias / GELU epilogues and residual accumulation (beta = 1); LayerNorm, im2patch,
-// position-embedding resampling, token assembly/gather and fused flash attention are own kernels.
+// token assembly/gather/scatter, activation and fused flash attention are own kernels.
 //
 // Precisions (Options::precision):
 //   fp32  exact path: fp32 GEMMs (CUBLAS_COMPUTE_32F), erf GELU, fp32 FMA attention
@@ -325,34 +325,53 @@ class Backend {
   }
 
   // out[b, j] = h[b, idx[j]]. Contiguous or evenly strided index lists need no device copy; others
-  // are uploaded once and cached by content.
+  // are uploaded once and cached by content (token_index).
   void gather_tokens(const Tensor& h, std::span<const std::int64_t> idx, Tensor& out) {
     const GatherTokensDims dims = check_gather_tokens(name(), h.shape, idx, out.shape);
-    const std::int64_t batch = dims.batch, n = dims.n, d = dims.d, j = dims.len;
     detail::GatherIndex gi;
-    bool affine = true;
-    if (j >= 2)
-      for (std::int64_t k = 2; k < j && affine; ++k) affine = idx[std::size_t(k)] - idx[std::size_t(k - 1)] == idx[1] - idx[0];
-    if (affine) {
-      gi.start = j > 0 ? idx[0] : 0;
-      gi.step = j > 1 ? idx[1] - idx[0] : 1;
-    } else {
-      std::vector<std::int64_t> key(idx.begin(), idx.end());
-      auto it = index_cache_.find(key);
-      if (it == index_cache_.end()) {
-        if (capturing_) {  // cannot upload during capture: run_graph re-runs the body uncaptured
-          capture_spoiled_ = true;
-          return;
-        }
-        auto block = detail::make_block(pool_, key.size() * sizeof(std::int64_t), false);
-        detail::check_cuda(cudaMemcpyAsync(block.get(), key.data(), key.size() * sizeof(std::int64_t), cudaMemcpyHostToDevice, stream_),
-                           "cudaMemcpyAsync(gather indices)");
-        it = index_cache_.emplace(std::move(key), std::move(block)).first;
-      }
-      gi.dev = static_cast<const std::int64_t*>(it->second.get());
-    }
+    if (!token_index(idx, gi)) return;  // capture spoiled: run_graph re-runs the body uncaptured
     const float* hp = read_f32(h);
-    detail::gather_tokens(hp, gi, write_f32(out), batch, n, j, d, stream_);
+    detail::gather_tokens(hp, gi, write_f32(out), dims.batch, dims.n, dims.len, dims.d, stream_);
+  }
+
+  // ---- optional ops (vit/nn/optional_ops.hpp) ----------------------------------------------------
+
+  // y = act(x) elementwise in fp32 (y has x's element count; y may be x), erf GELU as linear's
+  // epilogue. Reads x's current copy (the 16-bit mirror when only that is current), writes y's
+  // fp32 copy.
+  void activation(const Tensor& x, Activation act, Tensor& y) {
+    vit::detail::expect_numel(name(), "activation output", y.shape, x.shape);
+    const std::int64_t n = x.numel();
+    if (half_mode() && !x.storage->f32_fresh) {
+      with_half([&](auto tag) {
+        using H = decltype(tag);
+        const auto* xp = static_cast<const H*>(read_half(x));
+        detail::activation(xp, write_f32(y), n, act, stream_);
+      });
+      return;
+    }
+    const float* xp = read_f32(x);
+    detail::activation(xp, write_f32(y), n, act, stream_);
+  }
+
+  // h[b, idx[j]] = x[b, j] for x holding B·len(idx)·D values and h [B, N, D]; the other rows of h
+  // keep their values; indices distinct (the inverse of gather_tokens). A partial write of h: its
+  // fp32 copy is made current first (converted from the mirror if need be), then written, and the
+  // mirror marked stale. Index lists as gather_tokens (capture-safe). x may be h itself (a
+  // permutation in place: x is copied to the scratch buffer first).
+  void scatter_tokens(const Tensor& x, std::span<const std::int64_t> idx, Tensor& h) {
+    const GatherTokensDims dims = check_scatter_tokens(name(), x.shape, idx, h.shape);
+    detail::GatherIndex gi;
+    if (!token_index(idx, gi)) return;  // capture spoiled: run_graph re-runs the body uncaptured
+    const float* xp = read_f32(x);
+    read_f32(h);
+    float* hp = write_f32(h);
+    if (xp == hp && x.numel() > 0) {
+      detail::check_cuda(cudaMemcpyAsync(scratch(), xp, std::size_t(x.numel()) * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
+                         "cudaMemcpyAsync(scatter_tokens in place)");
+      xp = scratch();
+    }
+    detail::scatter_tokens(xp, gi, hp, dims.batch, dims.n, dims.len, dims.d, stream_);
   }
 
   // ---- CUDA graphs (vit::GraphCapable) ---------------------------------------------------------
@@ -415,6 +434,35 @@ class Backend {
   }
 
   float* scratch() { return static_cast<float*>(scratch_.get()); }
+
+  // The device form of a token index list for gather/scatter: start + j·step when the list is
+  // evenly strided (no copy), else a device copy uploaded once and cached by content. Inside a
+  // capture a list not yet uploaded cannot be: the capture is marked spoiled and false returned
+  // (run_graph discards it and runs the body uncaptured, which uploads it).
+  bool token_index(std::span<const std::int64_t> idx, detail::GatherIndex& gi) {
+    const std::size_t j = idx.size();
+    bool affine = true;
+    for (std::size_t k = 2; k < j && affine; ++k) affine = idx[k] - idx[k - 1] == idx[1] - idx[0];
+    if (affine) {
+      gi.start = j > 0 ? idx[0] : 0;
+      gi.step = j > 1 ? idx[1] - idx[0] : 1;
+      return true;
+    }
+    std::vector<std::int64_t> key(idx.begin(), idx.end());
+    auto it = index_cache_.find(key);
+    if (it == index_cache_.end()) {
+      if (capturing_) {
+        capture_spoiled_ = true;
+        return false;
+      }
+      auto block = detail::make_block(pool_, key.size() * sizeof(std::int64_t), false);
+      detail::check_cuda(cudaMemcpyAsync(block.get(), key.data(), key.size() * sizeof(std::int64_t), cudaMemcpyHostToDevice, stream_),
+                         "cudaMemcpyAsync(token indices)");
+      it = index_cache_.emplace(std::move(key), std::move(block)).first;
+    }
+    gi.dev = static_cast<const std::int64_t*>(it->second.get());
+    return true;
+  }
 
   // Flag bookkeeping. During a capture every change is logged, so a discarded capture can undo
   // it and a kept one knows the flags its replays leave behind (apply_flags after each launch).

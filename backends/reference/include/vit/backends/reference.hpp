@@ -21,6 +21,8 @@ class Backend {
     std::vector<float> bias;  // [N] or empty
   };
 
+  static constexpr bool shares_weights = true;  // weights are plain host data, read-only after loading
+
   std::string_view name() const { return "reference"; }
 
   Tensor alloc(const Shape& s) { return Tensor{s, std::vector<float>(std::size_t(s.numel()))}; }

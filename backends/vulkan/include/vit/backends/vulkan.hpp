@@ -20,6 +20,7 @@
 #include "vit/backends/vulkan/bindings.hpp"
 #include "vit/backends/vulkan/half.hpp"
 #include "vit/backends/vulkan/runtime.hpp"
+#include "vit/backends/vulkan/spirv/activation.hpp"
 #include "vit/backends/vulkan/spirv/assemble_tokens.hpp"
 #include "vit/backends/vulkan/spirv/attention.hpp"
 #include "vit/backends/vulkan/spirv/attention_f16.hpp"
@@ -302,6 +303,54 @@ class Backend {
         j = e;
       }
     rt_->stream.copy(h.storage->handle(), out.storage->handle(), regions);
+  }
+
+  // Optional ops (vit/nn/optional_ops.hpp).
+
+  // y = act(x) elementwise (y has x's element count; y may be x), fp32 in every mode (activations
+  // stay fp32 in memory with Options::fp16 too): activation.comp, the functions of linear's
+  // epilogue; `none` is a buffer copy. Chunked when x or y is over the binding limit.
+  void activation(const Tensor& x, Activation act, Tensor& y) {
+    vit::detail::expect_numel(name(), "activation output", y.shape, x.shape);
+    if (act == Activation::none) return copy(x, y);
+    const std::int64_t total = x.numel();
+    if (total == 0) return;
+    const std::uint32_t code = act == Activation::gelu ? 1u : act == Activation::gelu_tanh ? 2u : 3u;
+    const std::int64_t chunk = chunk_rows(total, bind_.storage_budget() / 4, 1, "activation", "one value");
+    struct Push {
+      std::uint32_t total, act, x_off, y_off;
+    };
+    for (std::int64_t i0 = 0; i0 < total; i0 += chunk) {
+      const std::int64_t nc = std::min(chunk, total - i0);
+      const detail::StorageSlot xs = slice(x, i0, nc, "activation", "input"), ys = slice(y, i0, nc, "activation", "output");
+      elementwise({"activation", spirv::activation}, {xs, ys}, Push{u32(nc), code, xs.shift, ys.shift}, nc);
+    }
+  }
+
+  // h[b, idx[j]] = x[b, j] for x holding B·len(idx)·D values and h [B, N, D]; the other rows of h
+  // keep their values; indices distinct (the inverse of gather_tokens). One buffer copy command
+  // (no binding limits); consecutive indices share a region. x may be h itself (a permutation in
+  // place): x is copied to a scratch buffer first.
+  void scatter_tokens(const Tensor& x, std::span<const std::int64_t> idx, Tensor& h) {
+    const auto [batch, n, d, len] = check_scatter_tokens(name(), x.shape, idx, h.shape);
+    if (x.numel() == 0) return;
+    VkBuffer src = x.storage->handle();
+    if (x.storage == h.storage) {
+      Tensor scratch = alloc(x.shape);
+      rt_->stream.copy(src, scratch.storage->handle(), {VkBufferCopy{0, 0, VkDeviceSize(x.numel()) * 4}});
+      rt_->stream.keep_until_flush([s = scratch.storage] {});
+      src = scratch.storage->handle();
+    }
+    std::vector<VkBufferCopy> regions;
+    const VkDeviceSize row = VkDeviceSize(d) * 4;
+    for (std::int64_t b = 0; b < batch; ++b)
+      for (std::int64_t j = 0; j < len;) {
+        std::int64_t e = j + 1;
+        while (e < len && idx[std::size_t(e)] == idx[std::size_t(e - 1)] + 1) ++e;
+        regions.push_back({VkDeviceSize(b * len + j) * row, VkDeviceSize(b * n + idx[std::size_t(j)]) * row, VkDeviceSize(e - j) * row});
+        j = e;
+      }
+    rt_->stream.copy(src, h.storage->handle(), regions);
   }
 
  private:

@@ -32,6 +32,22 @@ inline __m512 exp2_ps(__m512 x) {
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0000000710651662f));
   return _mm512_maskz_scalef_ps(kAll, p, n);
 }
+#elif VIT_CPU_AVX2
+// 2^x for x <= 0 (clamped at kMinLog2), 8 lanes: the AVX-512 build's polynomial; 2^n is added to
+// the exponent bits (n >= -100 and 2^f in [0.70, 1.42] keep the result a normal float).
+inline __m256 exp2_ps(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(kMinLog2));
+  const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_sub_ps(x, n);
+  __m256 p = _mm256_set1_ps(1.3266979925349478e-03f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.675469395426588e-03f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550742675406942e-02f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022121576227337e-01f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931469490692173e-01f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0000000710651662f));
+  const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
+  return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+}
 #endif
 
 // One key block of the online softmax on s [nk x w] (row-major, w = 16·NV query lanes) whose
@@ -61,6 +77,33 @@ inline void online_softmax_block(float* s, int nk, const float* block_max, float
     _mm512_storeu_ps(alpha + v * kLanes, a);
     _mm512_storeu_ps(l + v * kLanes, _mm512_fmadd_ps(_mm512_loadu_ps(l + v * kLanes), a, sum[v]));
     _mm512_storeu_ps(m + v * kLanes, mx[v]);
+  }
+#elif VIT_CPU_AVX2
+  // One 8-lane group of queries at a time down the nk rows (the exp2 polynomial, not the sum
+  // chain, bounds this loop).
+  for (int g = 0; g < 2 * NV; ++g) {
+    const int q = g * 8;
+    const __m256 m_old = _mm256_loadu_ps(m + q), mx = _mm256_max_ps(m_old, _mm256_loadu_ps(block_max + q));
+    __m256 sum0 = _mm256_setzero_ps(), sum1 = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 1 < nk; j += 2) {
+      float* s0 = s + std::ptrdiff_t(j) * w + q;
+      const __m256 p0 = exp2_ps(_mm256_sub_ps(_mm256_loadu_ps(s0), mx)), p1 = exp2_ps(_mm256_sub_ps(_mm256_loadu_ps(s0 + w), mx));
+      _mm256_storeu_ps(s0, p0);
+      _mm256_storeu_ps(s0 + w, p1);
+      sum0 = _mm256_add_ps(sum0, p0);
+      sum1 = _mm256_add_ps(sum1, p1);
+    }
+    if (j < nk) {
+      float* s0 = s + std::ptrdiff_t(j) * w + q;
+      const __m256 p0 = exp2_ps(_mm256_sub_ps(_mm256_loadu_ps(s0), mx));
+      _mm256_storeu_ps(s0, p0);
+      sum0 = _mm256_add_ps(sum0, p0);
+    }
+    const __m256 a = exp2_ps(_mm256_sub_ps(m_old, mx));
+    _mm256_storeu_ps(alpha + q, a);
+    _mm256_storeu_ps(l + q, _mm256_fmadd_ps(_mm256_loadu_ps(l + q), a, _mm256_add_ps(sum0, sum1)));
+    _mm256_storeu_ps(m + q, mx);
   }
 #else
   for (int q = 0; q < w; ++q) {

@@ -4,9 +4,9 @@
 // A is read by broadcast through two strides (row, k), so the same kernel serves S^T = K·Q^T (A = K
 // rows of the fused qkv tensor) and O^T += V^T·P^T (A = V read column-wise). B and C are dense
 // row-major tiles whose width is a multiple of 16 floats (one AVX-512 vector).
-// AVX-512 intrinsics in the avx512 build of this file; a plain loop nest (auto-vectorised) in the
-// portable one. A fragment: flash_attention.hpp includes it once per instruction set, inside that
-// set's namespace (VIT_CPU_AVX512 says which).
+// AVX-512 intrinsics in the avx512 build of this file, AVX2 + FMA intrinsics in the avx2 build, a
+// plain loop nest (auto-vectorised) in the portable one. A fragment: flash_attention.hpp includes
+// it once per instruction set, inside that set's namespace (VIT_CPU_AVX512 / VIT_CPU_AVX2 say which).
 
 inline constexpr int kLanes = 16;    // floats per column group of a tile
 inline constexpr int kMaxVecs = 4;   // widest tile: 64 columns
@@ -42,6 +42,38 @@ inline void micro_tile(const float* a, std::ptrdiff_t a_row, std::ptrdiff_t a_k,
       for (int r = 0; r < R; ++r) mx = _mm512_maskz_max_ps(0xFFFF, mx, acc[r][v]);  // maskz: see kAll in flash_attention.hpp
       _mm512_storeu_ps(col_max + v * kLanes, mx);
     }
+#elif VIT_CPU_AVX2
+  // 16 registers: a block of R rows x 16 columns (2R accumulators, 12 at R = 6) per lane group,
+  // the NV groups one after another (A is broadcast again for each).
+  for (int v = 0; v < NV; ++v) {
+    const int c0 = v * kLanes;
+    __m256 acc[R][2];
+    for (int r = 0; r < R; ++r)
+      for (int h = 0; h < 2; ++h) acc[r][h] = Accumulate ? _mm256_loadu_ps(c + r * ldc + c0 + 8 * h) : _mm256_setzero_ps();
+    if (Accumulate && col_scale)
+      for (int h = 0; h < 2; ++h) {
+        const __m256 f = _mm256_loadu_ps(col_scale + c0 + 8 * h);
+        for (int r = 0; r < R; ++r) acc[r][h] = _mm256_mul_ps(acc[r][h], f);
+      }
+    for (int kk = 0; kk < k; ++kk) {
+      const float* bk = b + kk * ldb + c0;
+      const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);
+      const float* ak = a + kk * a_k;
+      for (int r = 0; r < R; ++r) {
+        const __m256 av = _mm256_broadcast_ss(ak + r * a_row);
+        acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int h = 0; h < 2; ++h) _mm256_storeu_ps(c + r * ldc + c0 + 8 * h, acc[r][h]);
+    if (col_max)
+      for (int h = 0; h < 2; ++h) {
+        __m256 mx = _mm256_loadu_ps(col_max + c0 + 8 * h);
+        for (int r = 0; r < R; ++r) mx = _mm256_max_ps(mx, acc[r][h]);
+        _mm256_storeu_ps(col_max + c0 + 8 * h, mx);
+      }
+  }
 #else
   constexpr int W = NV * kLanes;
   float acc[R][W];

@@ -1,5 +1,5 @@
-// The CPU backend's memory-bound ops: LayerNorm, im2patch, position-embedding resampling, token
-// assembly and gathering. Plain loops the compiler vectorises (`omp simd`), OpenMP-parallel over
+// The CPU backend's memory-bound ops: LayerNorm, im2patch, token assembly, gathering and
+// scattering. Plain loops the compiler vectorises (`omp simd`), OpenMP-parallel over
 // rows when the op is big enough to pay for the fork.
 #pragma once
 #include <algorithm>
@@ -79,6 +79,17 @@ inline void gather_tokens(const float* h, std::span<const std::int64_t> idx, flo
   for (std::int64_t b = 0; b < batch; ++b)
     for (std::int64_t j = 0; j < len; ++j)
       std::memcpy(out + (b * len + j) * d, h + (b * n + idx[std::size_t(j)]) * d, std::size_t(d) * sizeof(float));
+}
+
+// h[b, idx[j]] = x[b, j] for h [batch, n, d] and x [batch, len(idx), d] (indices already validated
+// and distinct, so parallel rows never write the same place).
+inline void scatter_tokens(const float* x, std::span<const std::int64_t> idx, float* h, std::int64_t batch, std::int64_t n,
+                           std::int64_t d, int threads) {
+  const std::int64_t len = std::int64_t(idx.size());
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static) if (batch * len * d >= kParallelMinValues)
+  for (std::int64_t b = 0; b < batch; ++b)
+    for (std::int64_t j = 0; j < len; ++j)
+      std::memcpy(h + (b * n + idx[std::size_t(j)]) * d, x + (b * len + j) * d, std::size_t(d) * sizeof(float));
 }
 
 }  // namespace vit::cpu::kernel

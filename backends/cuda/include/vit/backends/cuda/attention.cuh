@@ -159,6 +159,7 @@ inline void set_attention_kernel(AttentionKernel k) { attention_kernel_slot() = 
 inline void prepare_attention_kernels() {
   set_attention_f32_smem<1>();
   set_attention_f32_smem<2>();
+  set_attention_f32_smem<3>();
   set_attention_f32_smem<4>();
   set_attention_f32_smem<8>();
   prepare_flash_attention_kernels();
@@ -174,6 +175,7 @@ inline void attention_f32(const float* qkv, float* out, int batch, int n, int he
   const std::size_t smem = attention_f32_smem(hd);
   if (hd <= 32) attention_f32_kernel<1><<<grid, 128, smem, s>>>(qkv, out, n, heads, hd, scale);
   else if (hd <= 64) attention_f32_kernel<2><<<grid, 128, smem, s>>>(qkv, out, n, heads, hd, scale);
+  else if (hd <= 96) attention_f32_kernel<3><<<grid, 128, smem, s>>>(qkv, out, n, heads, hd, scale);  // 72, 80: no idle 4th column
   else if (hd <= 128) attention_f32_kernel<4><<<grid, 128, smem, s>>>(qkv, out, n, heads, hd, scale);
   else attention_f32_kernel<8><<<grid, 128, smem, s>>>(qkv, out, n, heads, hd, scale);
   check_launch("attention_f32 kernel");

@@ -177,4 +177,37 @@ inline void gather_tokens(const float* h, GatherIndex idx, float* out, std::int6
   check_launch("gather_tokens kernel");
 }
 
+// The inverse of gather_tokens: h[B, N, D]: h[b, idx[j]] = x[b, j] for x [B, J, D]; the other
+// rows of h are not touched (indices distinct, x not inside h).
+template <class T>
+__global__ void scatter_tokens_kernel(const T* __restrict__ x, GatherIndex idx, T* __restrict__ h, std::int64_t batch, std::int64_t n,
+                                      std::int64_t j_count, std::int64_t d) {
+  VIT_CUDA_GRID_STRIDE(i, batch * j_count * d) {
+    const std::int64_t b = i / (j_count * d), j = (i / d) % j_count, k = i % d;
+    const std::int64_t dst = idx.dev ? idx.dev[j] : idx.start + j * idx.step;
+    h[(b * n + dst) * d + k] = x[i];
+  }
+}
+
+inline void scatter_tokens(const float* x, GatherIndex idx, float* h, std::int64_t batch, std::int64_t n, std::int64_t j_count,
+                           std::int64_t d, cudaStream_t s) {
+  const std::int64_t total = batch * j_count * d;
+  if (total == 0) return;
+  scatter_tokens_kernel<float><<<grid_for(total), kThreads, 0, s>>>(x, idx, h, batch, n, j_count, d);
+  check_launch("scatter_tokens kernel");
+}
+
+// y[i] = act(x[i]) in fp32 (x fp32 or 16-bit; y fp32; x may be y when both are fp32).
+template <class T>
+__global__ void activation_kernel(const T* x, float* y, std::int64_t n, Activation act) {
+  VIT_CUDA_GRID_STRIDE(i, n) y[i] = activate(act, to_float(x[i]));
+}
+
+template <class T>
+void activation(const T* x, float* y, std::int64_t n, Activation act, cudaStream_t s) {
+  if (n == 0) return;
+  activation_kernel<T><<<grid_for(n), kThreads, 0, s>>>(x, y, n, act);
+  check_launch("activation kernel");
+}
+
 }  // namespace vit::cuda::detail

@@ -44,6 +44,21 @@ inline std::array<int, 2> to_int_pair(const json::Value& x, const std::string& w
 
 }  // namespace field
 
+// A teacher head of the checkpoint (HF `adaptor_configs.<name>` + `adaptors.<name>.*` tensors).
+struct Adaptor {
+  std::string name;           // e.g. "siglip2-g"
+  int head_idx = 0;           // the token its summary head reads
+  int summary_hidden = 0, summary_out = 0, summary_inner = 0;
+  int feature_hidden = 0, feature_out = 0, feature_inner = 0;
+  int upsample = 1;           // feature_out = upsample² · channels
+
+  // Weight values: fc1, inner blocks (LayerNorm + Linear), final LayerNorm + Linear, both heads.
+  std::int64_t parameter_count(std::int64_t d) const {
+    auto mlp = [d](std::int64_t h, std::int64_t out, std::int64_t inner) { return d * h + h + inner * (2 * h + h * h + h) + 2 * h + h * out + out; };
+    return mlp(summary_hidden, summary_out, summary_inner) + mlp(feature_hidden, feature_out, feature_inner);
+  }
+};
+
 struct Config {
   static constexpr int kFormatVersion = 1;
   static constexpr int kMaxDim = 1 << 16;          // embed_dim limit (mlp_hidden: 8x this)
@@ -77,6 +92,7 @@ struct Config {
   std::array<int, 2> preferred_resolution{512, 512};
   float norm_eps = 1e-6f;
   float mlp_norm_eps = 1e-5f;
+  std::vector<Adaptor> adaptors;  // teacher heads the weights hold (C-RADIOv4's adaptor_configs)
 
   int num_prefix_tokens() const { return num_cls_tokens + num_registers; }
   int summary_dim() const { return int(summary_idxs.size()) * embed_dim; }
@@ -95,6 +111,7 @@ struct Config {
     std::int64_t n = 6 + 3 * p * p * d + (patch_bias ? d : 0) + r * r * d + std::int64_t(num_prefix_tokens()) * d + depth * block;
     if (final_norm) n += 2 * d;
     if (feature_normalizer) n += d * d + d;
+    for (const Adaptor& a : adaptors) n += a.parameter_count(d);
     return n;
   }
 
@@ -112,6 +129,17 @@ struct Config {
     for (auto i : summary_idxs)
       need(i >= 0 && i < num_cls_tokens, "summary index " + std::to_string(i) + " is outside the " + std::to_string(num_cls_tokens) + " cls tokens");
     need(max_resolution > 0, "max_resolution must be positive");
+    for (const Adaptor& a : adaptors) {
+      const std::string at = "adaptor '" + a.name + "': ";
+      for (int v : {a.summary_hidden, a.summary_out, a.feature_hidden, a.feature_out})
+        need(v > 0 && v <= kMaxDim * 8, at + "head sizes must be in [1, " + std::to_string(kMaxDim * 8) + "], got " + std::to_string(v));
+      need(a.summary_inner >= 0 && a.summary_inner <= 64 && a.feature_inner >= 0 && a.feature_inner <= 64, at + "inner blocks must be in [0, 64]");
+      need(a.upsample >= 1 && a.upsample <= 16 && a.feature_out % (a.upsample * a.upsample) == 0,
+           at + "feature output " + std::to_string(a.feature_out) + " must be a multiple of upsample_factor² (upsample_factor " +
+               std::to_string(a.upsample) + ", in [1, 16])");
+      need(a.head_idx >= 0 && a.head_idx < num_cls_tokens + num_registers,
+           at + "head_idx " + std::to_string(a.head_idx) + " is outside the " + std::to_string(num_cls_tokens + num_registers) + " prefix tokens");
+    }
     // Upper bounds: a hostile or mistyped config must fail here, not as std::bad_alloc later.
     need(embed_dim <= kMaxDim && mlp_hidden <= kMaxDim * 8, "embed_dim " + std::to_string(embed_dim) + " / mlp_hidden " +
                                                                 std::to_string(mlp_hidden) + " exceed the limits " + std::to_string(kMaxDim) +
@@ -155,7 +183,50 @@ struct Config {
         {"feature_normalizer", feature_normalizer},
         {"max_resolution", max_resolution},
         {"preferred_resolution", json::Value(json::Array{preferred_resolution[0], preferred_resolution[1]})},
+        {"adaptors", adaptors_json()},
     });
+  }
+
+  json::Value adaptors_json() const {
+    json::Array list;
+    for (const Adaptor& a : adaptors)
+      list.emplace_back(json::Object{{"name", a.name},
+                                     {"head_idx", a.head_idx},
+                                     {"summary", json::Value(json::Array{a.summary_hidden, a.summary_out, a.summary_inner})},
+                                     {"feature", json::Value(json::Array{a.feature_hidden, a.feature_out, a.feature_inner})},
+                                     {"upsample_factor", a.upsample}});
+    return json::Value(std::move(list));
+  }
+
+  // "adaptors": [{"name", "head_idx", "summary": [hidden, out, inner], "feature": [...], "upsample_factor"}]
+  static std::vector<Adaptor> adaptors_from_json(const json::Value& v, const std::string& where) {
+    if (!v.is_array()) field::wrong(where, "adaptors", "an array", v);
+    std::vector<Adaptor> out;
+    for (std::size_t i = 0; i < v.as_array().size(); ++i) {
+      const json::Value& x = v.as_array()[i];
+      const std::string at = "adaptors[" + std::to_string(i) + "]";
+      if (!x.is_object()) field::wrong(where, at, "an object", x);
+      auto need = [&](const char* key) -> const json::Value& {
+        const json::Value* f = x.find(key);
+        if (!f) fail(ErrorKind::config, where + ": " + at + ": missing '" + key + "'");
+        return *f;
+      };
+      auto triple = [&](const char* key, int& hidden, int& o, int& inner) {
+        const json::Value& t = need(key);
+        if (!t.is_array() || t.as_array().size() != 3) field::wrong(where, at + "." + key, "[hidden, out, inner blocks] (3 integers)", t);
+        hidden = field::to_int(t.as_array()[0], where, at + "." + key + "[0]");
+        o = field::to_int(t.as_array()[1], where, at + "." + key + "[1]");
+        inner = field::to_int(t.as_array()[2], where, at + "." + key + "[2]");
+      };
+      Adaptor a;
+      a.name = field::to_string(need("name"), where, at + ".name");
+      a.head_idx = field::to_int(need("head_idx"), where, at + ".head_idx");
+      triple("summary", a.summary_hidden, a.summary_out, a.summary_inner);
+      triple("feature", a.feature_hidden, a.feature_out, a.feature_inner);
+      a.upsample = field::to_int(need("upsample_factor"), where, at + ".upsample_factor");
+      out.push_back(std::move(a));
+    }
+    return out;
   }
 
   // Reads the project's JSON config; every field must have its type (see namespace field).
@@ -209,6 +280,7 @@ struct Config {
       c.summary_idxs.push_back(x.as_int());
     }
     if (const json::Value* pr = v.find("preferred_resolution")) c.preferred_resolution = field::to_int_pair(*pr, where, "preferred_resolution");
+    if (const json::Value* ad = v.find("adaptors")) c.adaptors = adaptors_from_json(*ad, where);
     c.validate(where);
     return c;
   }

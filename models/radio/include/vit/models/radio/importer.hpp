@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,7 +36,8 @@ inline const std::map<std::string, TimmVit>& timm_models() {
       {"vit_huge_patch16_224", {1280, 32, 16, false}},
       {"vit_huge_patch16_224_mlpnorm", {1280, 32, 16, true}},
       {"vit_giant_patch16_224", {1536, 40, 24, false}},
-      {"vit_so400m_v2_patch16_224", {1152, 27, 16, false}},
+      {"vit_so400m_patch16_224", {1152, 27, 16, false}},     // C-RADIOv4-SO400M (MLP 4304)
+      {"vit_so400m_v2_patch16_224", {1152, 27, 16, false}},  // MLP rounded up to 4320
   };
   return table;
 }
@@ -45,6 +47,48 @@ struct Snapshot {
   std::unique_ptr<WeightSource> weights;
   std::vector<std::string> notes;  // what the importer decided or ignored (for --verbose)
 };
+
+// The teacher heads whose weights the checkpoint holds (`adaptors.<name>.{head_mlp,feat_mlp}.*`),
+// with their token (head_idx) and upsampling from `adaptor_configs.<name>`; sizes from the tensors.
+inline std::vector<Adaptor> adaptors_from_hf(const json::Value& hf, const SafeTensorsWeights& st, int d, const std::string& where,
+                                             std::vector<std::string>* notes) {
+  std::vector<Adaptor> out;
+  const json::Value* cfgs = hf.find("adaptor_configs");
+  if (!cfgs || cfgs->is_null()) return out;
+  if (!cfgs->is_object()) field::wrong(where, "adaptor_configs", "an object", *cfgs);
+  for (const auto& [name, cfg] : cfgs->as_object()) {
+    const std::string at = "adaptor_configs." + name;
+    if (!cfg.is_object()) field::wrong(where, at, "an object", cfg);
+    const std::string key = "adaptors." + name + ".";
+    if (!st.has(key + "head_mlp.fc1.weight") || !st.has(key + "feat_mlp.fc1.weight")) {
+      if (notes) notes->push_back("adaptor '" + name + "' is configured but its weights are not in the checkpoint: not available");
+      continue;
+    }
+    Adaptor a;
+    a.name = name;
+    if (const json::Value* h = cfg.find("head_idx"); h && !h->is_null()) a.head_idx = field::to_int(*h, where, at + ".head_idx");
+    const json::Value* feature = cfg.find("feature");
+    if (feature && !feature->is_null()) {
+      if (!feature->is_object()) field::wrong(where, at + ".feature", "an object", *feature);
+      if (const json::Value* u = feature->find("upsample_factor"); u && !u->is_null()) a.upsample = field::to_int(*u, where, at + ".feature.upsample_factor");
+    }
+    auto sizes = [&](const std::string& mlp, int& hidden, int& o, int& inner) {
+      const Shape fc1 = *st.shape_of(mlp + ".fc1.weight");
+      const std::optional<Shape> fin = st.shape_of(mlp + ".final.2.weight");
+      if (fc1.rank() != 2 || fc1[1] != d || !fin || fin->rank() != 2 || (*fin)[1] != fc1[0])
+        fail(ErrorKind::format, st.describe(mlp + ".fc1.weight") + ": expected an MLP v2 head on width " + std::to_string(d) + " (fc1 [H, " +
+                                    std::to_string(d) + "], final.2 [C, H]), got fc1 " + fc1.str() + (fin ? " and final.2 " + fin->str() : " and no final.2"));
+      hidden = int(fc1[0]);
+      o = int((*fin)[0]);
+      inner = 0;
+      while (st.has(mlp + ".blocks." + std::to_string(inner) + ".0.weight")) ++inner;
+    };
+    sizes(key + "head_mlp", a.summary_hidden, a.summary_out, a.summary_inner);
+    sizes(key + "feat_mlp", a.feature_hidden, a.feature_out, a.feature_inner);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
 
 // Derives a Config from an HF RADIOConfig JSON and the checkpoint's tensors. Every field read
 // must have its type (see namespace field); null in an optional field means "not set".
@@ -174,6 +218,13 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   c.mlp_norm = has_mlp_norm;
   c.final_norm = st.has("model.norm.weight");
   c.feature_normalizer = st.has("feature_normalizer.tx");
+
+  c.adaptors = adaptors_from_hf(hf, st, c.embed_dim, where, notes);
+  if (const json::Value* v = optional(hf, "vitdet_window_size"); v && notes)
+    notes->push_back("config.json sets vitdet_window_size " + std::to_string(field::to_int(*v, where, "vitdet_window_size")) +
+                     ": the HF model does not window (it only checks the input size); ask for ViTDet explicitly (--vitdet)");
+  if (notes && st.has("inter_feature_normalizer.alphas"))
+    notes->push_back("inter_feature_normalizer present: intermediate layers are returned without it (norm_alpha_scheme='none')");
 
   // validate() checks the ranges.
   if (const json::Value* m = optional(hf, "max_resolution")) c.max_resolution = field::to_int(*m, where, "max_resolution");

@@ -47,6 +47,23 @@ inline Architecture architecture(const Config& c) {
   return a;
 }
 
+// The generic heads of the config's teacher adaptors (MLP v2, LayerNorm eps 1e-5, exact GELU).
+inline std::vector<AdaptorHead> adaptor_heads(const Config& c) {
+  std::vector<AdaptorHead> heads;
+  for (const Adaptor& a : c.adaptors) {
+    AdaptorHead h;
+    h.name = a.name;
+    h.summary_key = "adaptors." + a.name + ".head_mlp";
+    h.feature_key = "adaptors." + a.name + ".feat_mlp";
+    h.token = a.head_idx;
+    h.summary = {a.summary_hidden, a.summary_out, a.summary_inner};
+    h.feature = {a.feature_hidden, a.feature_out, a.feature_inner};
+    h.upsample = a.upsample;
+    heads.push_back(std::move(h));
+  }
+  return heads;
+}
+
 template <Backend B>
 class Model : public vit::Model<B> {
  public:
