@@ -8,7 +8,7 @@ Each of N Ray actors holds one model (vit.load, T threads) and embeds batches of
 files are decoded and resized by the bindings exactly as vit-embed does (Model.prepare), images
 of one size run in one forward. The result is a Parquet dataset (a folder of part files, written
 by the workers) with one row per image: path, summary [C], features [T, D] (tensor columns),
-height and width (the size the model ran at). A file that fails (missing, corrupt, too large) is
+height and width (the size the model ran at), and NAME_summary, NAME_features per --adaptor. A file that fails (missing, corrupt, too large) is
 listed at the end and does not stop the run; the exit status is then 1, as with vit-embed.
 
 Without --address a local Ray cluster is started (--num-cpus CPUs, default actors * threads);
@@ -87,11 +87,17 @@ class Log:
 class Embedder:
     """The Ray Data actor: one model per actor process, called on batches of paths."""
 
-    def __init__(self, model: str, backend: str, threads: int, batch: int, prepare: dict, log):
+    def __init__(self, model: str, backend: str, threads: int, batch: int, prepare: dict, log, adaptors=(), vitdet: int = 0):
         import vit
 
         self.vit = vit
-        self.model = vit.load(model, backend, threads=threads)
+        device = -1
+        if backend == "vulkan":  # the GPU Ray gave this actor (num_gpus); assumes Vulkan lists GPUs in CUDA's order
+            import ray
+
+            gpus = ray.get_gpu_ids()
+            device = int(gpus[0]) if gpus else -1
+        self.model = vit.load(model, backend, threads=threads if backend == "cpu" else 0, device=device, adaptors=list(adaptors), vitdet=vitdet)
         self.batch = batch
         self.prepare = prepare
         self.log = log
@@ -144,15 +150,17 @@ class Embedder:
         self.forward_s += time.perf_counter() - t0
         self.images += len(chunk)
         n = len(chunk)
-        return pa.table(
-            {
-                "path": pa.array([p for p, _ in chunk], pa.string()),
-                "summary": fixed_shape_tensor(out.summary),
-                "features": fixed_shape_tensor(out.features),
-                "height": pa.array([h] * n, pa.int32()),
-                "width": pa.array([w] * n, pa.int32()),
-            }
-        )
+        columns = {
+            "path": pa.array([p for p, _ in chunk], pa.string()),
+            "summary": fixed_shape_tensor(out.summary),
+            "features": fixed_shape_tensor(out.features),
+            "height": pa.array([h] * n, pa.int32()),
+            "width": pa.array([w] * n, pa.int32()),
+        }
+        for name, head in out.adaptors.items():  # --adaptor NAME: that teacher head's outputs
+            columns[f"{name}_summary"] = fixed_shape_tensor(head.summary)
+            columns[f"{name}_features"] = fixed_shape_tensor(head.features)
+        return pa.table(columns)
 
 
 def embed(
@@ -168,6 +176,8 @@ def embed(
     resolution: str | None = None,
     preprocess: str = "torch",
     allow_large: bool = False,
+    adaptors: tuple[str, ...] = (),
+    vitdet: int = 0,
 ) -> dict:
     """Embeds `paths` into the Parquet dataset `output` on the Ray cluster this process is
     connected to (ray.init first). Returns {failures: [(path, message)], actors: {pid: stats},
@@ -184,7 +194,7 @@ def embed(
     ds = ds.map_batches(
         Embedder,
         fn_constructor_kwargs={"model": os.path.abspath(model), "backend": backend, "threads": threads_per_actor, "batch": batch,
-                               "prepare": prepare, "log": log},
+                               "prepare": prepare, "log": log, "adaptors": tuple(adaptors), "vitdet": vitdet},
         batch_size=batch,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=actors),
@@ -238,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resolution", help="HxW or 'preferred': resize every image to this size (default: vit-embed's rule)")
     ap.add_argument("--preprocess", default="torch", choices=["torch", "hf"], help="preprocessing as vit-embed's --preprocess")
     ap.add_argument("--allow-large", action="store_true", help="accept sizes beyond the model's max_resolution")
+    ap.add_argument("--adaptor", action="append", default=[], metavar="NAME",
+                    help="also run this C-RADIO teacher head (repeatable): columns NAME_summary, NAME_features")
+    ap.add_argument("--vitdet", type=int, default=0, metavar="W", help="ViTDet windowed attention with WxW windows (as vit-embed)")
     args = ap.parse_args(argv)
     for name in ("actors", "threads_per_actor", "batch"):
         if getattr(args, name) < 1:
@@ -262,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         ray.init(num_cpus=args.num_cpus or args.actors * args.threads_per_actor, include_dashboard=False)
     result = embed(paths, args.model, args.output, actors=args.actors, threads_per_actor=args.threads_per_actor, batch=args.batch,
                    backend=args.backend, gpus_per_actor=args.gpus_per_actor, resolution=args.resolution, preprocess=args.preprocess,
-                   allow_large=args.allow_large)
+                   allow_large=args.allow_large, adaptors=tuple(args.adaptor), vitdet=args.vitdet)
     failures += result["failures"]
     total = len(paths) + sum(1 for f in failures if f[0] not in paths)
     done, seconds = result["images"], result["seconds"]

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """The measurements of docs/python.md: bindings overhead and the Ray pipeline vs the CLI.
 
-    python python/bench/measure.py [--build build] [--threads 2] [--rounds 5] [--images 64]
+    python python/bench/measure.py [--build build] [--threads 2 [1 ...]] [--rounds 5] [--images 64] [--skip overhead|pipeline]
 
 1. Bindings overhead: C-RADIO-B/16 (models/radio/configs/c-radio-v3-b.json, random weights) at
    224x224 and 512x512, batch 1, the same thread count: the C++ API as the CLI times it
    (`radio-embed --bench N`: model.forward on an uploaded input) vs `model(x)` from Python (host
    array in, NumPy arrays out: the upload and the download included). Rounds alternate the two;
-   each round gives a median of N forwards; the table gives the median over rounds.
+   each round gives a median and a minimum of N forwards; printed: the median of the round
+   medians and the minimum of all (on a shared machine the minimum is the steadier estimate).
 2. Pipeline: the same model over --images generated 224x224 PNGs: the CLI with 2 threads
    (`--out-dir`, batch 1) vs examples/ray_embed.py with two one-thread actors on a local 2-CPU
    cluster (batch 1): images per second once the model is loaded (the CLI's --verbose line; the
@@ -34,7 +35,8 @@ CONFIG = REPO / "models" / "radio" / "configs" / "c-radio-v3-b.json"
 def cli_bench(exe, npy, threads, reps, tmp):
     r = subprocess.run([str(exe), "--model", str(CONFIG), "--input", str(npy), "--summary", str(tmp / "s.npy"), "--features", str(tmp / "f.npy"),
                         "--backend", "cpu", "--threads", str(threads), "--bench", str(reps), "--allow-large"], capture_output=True, text=True, check=True)
-    return float(re.search(r"forward: median ([0-9.]+) ms", r.stderr).group(1))
+    m = re.search(r"forward: median ([0-9.]+) ms, min ([0-9.]+) ms", r.stderr)
+    return float(m.group(1)), float(m.group(2))
 
 
 def python_bench(model, x, reps):
@@ -44,7 +46,7 @@ def python_bench(model, x, reps):
         t0 = time.perf_counter()
         model(x)
         ms.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(ms)
+    return statistics.median(ms), min(ms)
 
 
 def overhead(exe, threads, rounds, tmp):
@@ -59,10 +61,12 @@ def overhead(exe, threads, rounds, tmp):
         for _ in range(rounds):
             cpp.append(cli_bench(exe, tmp / f"x{size}.npy", threads, reps, tmp))
             py.append(python_bench(model, x, reps))
-        c, p = statistics.median(cpp), statistics.median(py)
+        c, p = statistics.median(v for v, _ in cpp), statistics.median(v for v, _ in py)
+        cmin, pmin = min(v for _, v in cpp), min(v for _, v in py)
         rows.append((size, c, p, cpp, py))
-        print(f"B/16 {size}x{size}, {threads} threads: C++ {c:.1f} ms, Python {p:.1f} ms ({(p / c - 1) * 100:+.1f}%) "
-              f"[C++ rounds {', '.join(f'{v:.1f}' for v in cpp)}; Python {', '.join(f'{v:.1f}' for v in py)}]", flush=True)
+        print(f"B/16 {size}x{size}, {threads} threads: median C++ {c:.1f} ms, Python {p:.1f} ms ({(p / c - 1) * 100:+.1f}%); "
+              f"min C++ {cmin:.1f} ms, Python {pmin:.1f} ms ({(pmin / cmin - 1) * 100:+.1f}%) "
+              f"[round medians C++ {', '.join(f'{v:.1f}' for v, _ in cpp)}; Python {', '.join(f'{v:.1f}' for v, _ in py)}]", flush=True)
     return rows
 
 
@@ -104,7 +108,7 @@ def pipeline(build, images, rounds, tmp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default=str(REPO / "build"))
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, nargs="+", default=[2])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--images", type=int, default=64)
     ap.add_argument("--skip", choices=["overhead", "pipeline"])
@@ -116,7 +120,8 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if args.skip != "overhead":
-            overhead(build / "examples" / "radio-embed", args.threads, args.rounds, tmp)
+            for threads in args.threads:
+                overhead(build / "examples" / "radio-embed", threads, args.rounds, tmp)
         if args.skip != "pipeline":
             pipeline(build, args.images, max(1, args.rounds // 2 + 1), tmp)
 

@@ -20,6 +20,8 @@ struct LoadOptions {
   int threads = 0;             // cpu: 0 = all cores
   std::string precision = "fp32";
   int device = -1;             // vulkan (and later cuda): -1 = the backend's default device
+  std::vector<std::string> adaptors;  // C-RADIO teacher heads to run, in this order
+  int vitdet = 0;              // ViTDet windowed attention with vitdet x vitdet windows (0: off)
 };
 
 // An image batch borrowed from a Python array: float32, C-contiguous [B, 3, H, W].
@@ -28,14 +30,15 @@ struct InputView {
   Shape shape;
 };
 
-// Per-call options of the forward. New outputs (adaptors, intermediate layers, ViTDet windows)
-// become fields here and in Result, and keyword arguments of Model.__call__.
+// Per-call options of the forward (keyword arguments of Model.__call__); options that change the
+// model itself (adaptor heads, ViTDet) are LoadOptions.
 struct ForwardOptions {
   Layout layout = Layout::nlc;
+  IntermediateRequest intermediates;  // blocks whose outputs to return too
 };
 
 struct Result {
-  HostOutput out;              // summary [B, C], features [B, T, D] or [B, D, gh, gw]
+  HostOutput out;              // summary [B, C], features [B, T, D] or [B, D, gh, gw], adaptors, intermediates
   int grid_h = 0, grid_w = 0;
 };
 
@@ -46,6 +49,7 @@ struct ModelInfo {
   Architecture architecture;
   models::InputRules input;
   std::vector<std::string> notes;
+  std::vector<std::string> available_adaptors;  // the heads the snapshot offers
 };
 
 class AnyModel {
@@ -85,7 +89,7 @@ class BackendModel final : public AnyModel {
     backend_.borrow(&placeholder, images.data);
     Result r;
     try {
-      r.out = model_.forward(placeholder, options.layout);
+      r.out = model_.forward(placeholder, options.layout, options.intermediates);
     } catch (...) {
       backend_.release();
       throw;

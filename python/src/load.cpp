@@ -30,8 +30,13 @@ std::unique_ptr<AnyModel> load_model(const LoadOptions& options) {
   }
   check(b == "cpu" || options.threads == 0, ErrorKind::argument, "threads applies to the cpu backend only, not to '" + b + "'");
 
+  check(options.vitdet >= 0, ErrorKind::argument, "vitdet: the window must be >= 0 (0 = off), got " + std::to_string(options.vitdet));
   models::Snapshot snap = models::open_model(options.path);
-  ModelInfo info{options, snap.family, snap.name, {}, snap.architecture, snap.input, snap.notes};
+  snap.choose_adaptors(options.adaptors);
+  snap.architecture.vitdet_window = options.vitdet;
+  snap.input.window = std::max(1, options.vitdet);
+  ModelInfo info{options, snap.family, snap.name, {}, snap.architecture, snap.input, snap.notes, {}};
+  for (const AdaptorHead& h : snap.adaptors) info.available_adaptors.push_back(h.name);
   if (b == "reference") return make_reference_model(std::move(info), *snap.weights);
 #ifdef VIT_PYTHON_CPU
   if (b == "cpu") return make_cpu_model(std::move(info), *snap.weights);

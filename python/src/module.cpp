@@ -25,11 +25,26 @@ using namespace nb::literals;
 namespace vit::python {
 namespace {
 
-// The result of one forward. Its arrays own their memory; later options add fields here.
+// An adaptor head's outputs (C-RADIO's teacher heads).
+struct PyHead {
+  std::string name;
+  nb::object summary, features;
+  int grid_h = 0, grid_w = 0;
+};
+
+// One intermediate layer: the output of a block (sparse) or the mean over a run of blocks (dense).
+struct PyIntermediate {
+  int block = 0;
+  nb::object summary, features;
+};
+
+// The result of one forward. Its arrays own their memory; new outputs add fields here.
 struct PyOutput {
   nb::object summary, features;
   int grid_h = 0, grid_w = 0;
   std::string layout;
+  nb::dict adaptors;       // name -> PyHead, in the order they were asked for
+  nb::list intermediates;  // PyIntermediate, ascending block order
 };
 
 // A loaded model; copies of the Python object share it.
@@ -66,16 +81,27 @@ void parse_resolution(nb::handle r, PrepareOptions& o) {
   o.resolution = hw;
 }
 
-PyOutput run_forward(const PyModel& self, nb::handle images, const std::string& layout) {
+Aggregation parse_aggregation(const std::string& s) {
+  if (s == "sparse") return Aggregation::sparse;
+  if (s == "dense") return Aggregation::dense;
+  fail(ErrorKind::argument, "aggregation: expected 'sparse' or 'dense', got '" + s + "'");
+}
+
+PyOutput run_forward(const PyModel& self, nb::handle images, const std::string& layout, const std::vector<int>& intermediates,
+                     const std::string& aggregation) {
   const AnyArray a = as_array(images, "images");  // holds the caller's buffer until we return
   const InputView view = input_view(a, "images");
-  const ForwardOptions options{parse_layout(layout)};
+  const ForwardOptions options{parse_layout(layout), {intermediates, parse_aggregation(aggregation)}};
   Result r;
   {
     nb::gil_scoped_release unlocked;
     r = self.model->forward(view, options);
   }
-  return PyOutput{to_numpy(std::move(r.out.summary)), to_numpy(std::move(r.out.features)), r.grid_h, r.grid_w, layout};
+  PyOutput out{to_numpy(std::move(r.out.summary)), to_numpy(std::move(r.out.features)), r.grid_h, r.grid_w, layout, {}, {}};
+  for (HostHeadOutput& h : r.out.adaptors)
+    out.adaptors[h.name.c_str()] = PyHead{h.name, to_numpy(std::move(h.summary)), to_numpy(std::move(h.features)), h.grid_h, h.grid_w};
+  for (HostIntermediate& e : r.out.intermediates) out.intermediates.append(PyIntermediate{e.block, to_numpy(std::move(e.summary)), to_numpy(std::move(e.features))});
+  return out;
 }
 
 nb::object run_prepare(const PyModel& self, const std::string& path, nb::handle resolution, const std::string& preprocess, bool allow_large) {
@@ -135,6 +161,12 @@ Args:
         Only for backend="cpu".
     precision: "fp32" (every backend); "fp16" on vulkan.
     device: the Vulkan device index; -1 = $VIT_VULKAN_DEVICE or the first device.
+    adaptors: names of C-RADIO teacher heads to run beside the backbone (e.g. ["siglip2-g",
+        "dino_v3"]); Model.available_adaptors lists what the folder offers. Their outputs are
+        Output.adaptors[name].
+    vitdet: ViTDet windowed attention with vitdet x vitdet windows of patches in the windowed
+        blocks (C-RADIO's vitdet_window_size); 0 = off. Sides must then be multiples of
+        patch * vitdet (Model.prepare resizes to such sizes).
 
 Returns:
     a vit.Model; call it on a float32 [B, 3, H, W] array in [0, 1].
@@ -154,10 +186,15 @@ Args:
         dtype or a non-contiguous array is an error). H and W must be multiples of the patch size
         (Model.prepare() resizes images as the CLI does).
     layout: "nlc" -> features [B, T, D] (T = H/p * W/p, row-major over the patch grid);
-        "nchw" -> features [B, D, H/p, W/p].
+        "nchw" -> features [B, D, H/p, W/p]. Applies to the adaptors' and intermediates' features too.
+    intermediates: blocks whose outputs to return as well (negative: from the end, -1 = the
+        last block); not with ViTDet.
+    aggregation: "sparse" (each entry is its block's output) or "dense" (the mean of the outputs
+        of the blocks since the previous entry), as RADIO's forward_intermediates.
 
 Returns:
-    a vit.Output: summary [B, C], features, grid (H/p, W/p). Its arrays own their memory.
+    a vit.Output: summary [B, C], features, grid (H/p, W/p), adaptors {name: vit.Head},
+    intermediates [vit.Intermediate]. Its arrays own their memory.
 
 The GIL is released during the forward. One model may be called from several Python threads:
 the calls run one at a time (a lock per model), each with all of the model's threads; to run
@@ -195,6 +232,31 @@ NB_MODULE(_vit, m) {
   m.attr("__version__") = VIT_VERSION_STRING;
   make_error_type(m);
 
+  nb::class_<PyHead>(m, "Head", "The outputs of one adaptor head (a C-RADIO teacher head).")
+      .def_ro("name", &PyHead::name, "The head's name, e.g. 'siglip2-g'.")
+      .def_prop_ro("summary", [](const PyHead& o) { return o.summary; }, nb::for_getter(nb::sig("def summary(self, /) -> numpy.typing.NDArray[numpy.float32]")),
+                   nb::for_getter("float32 [B, Cs]: the head's summary."))
+      .def_prop_ro("features", [](const PyHead& o) { return o.features; },
+                   nb::for_getter(nb::sig("def features(self, /) -> numpy.typing.NDArray[numpy.float32]")),
+                   nb::for_getter("float32 [B, gh*gw, Cf] (nlc) or [B, Cf, gh, gw] (nchw): the head's features on its own grid."))
+      .def_prop_ro("grid", [](const PyHead& o) { return std::pair{o.grid_h, o.grid_w}; }, "(grid_h, grid_w) of the head's features.")
+      .def("__repr__", [](const PyHead& o) {
+        return "vit.Head('" + o.name + "', summary " + std::string(nb::repr(o.summary.attr("shape")).c_str()) + ", features " +
+               std::string(nb::repr(o.features.attr("shape")).c_str()) + ")";
+      });
+
+  nb::class_<PyIntermediate>(m, "Intermediate", "One intermediate layer asked for with Model(..., intermediates=[...]).")
+      .def_ro("block", &PyIntermediate::block, "The block number (negatives resolved).")
+      .def_prop_ro("summary", [](const PyIntermediate& o) { return o.summary; },
+                   nb::for_getter(nb::sig("def summary(self, /) -> numpy.typing.NDArray[numpy.float32]")),
+                   nb::for_getter("float32 [B, n*D]: its summary tokens, concatenated ([B, 0] for a model without token pooling)."))
+      .def_prop_ro("features", [](const PyIntermediate& o) { return o.features; },
+                   nb::for_getter(nb::sig("def features(self, /) -> numpy.typing.NDArray[numpy.float32]")),
+                   nb::for_getter("float32 [B, T, D] (nlc) or [B, D, gh, gw] (nchw): its patch tokens (no final norm)."))
+      .def("__repr__", [](const PyIntermediate& o) {
+        return "vit.Intermediate(block " + std::to_string(o.block) + ", features " + std::string(nb::repr(o.features.attr("shape")).c_str()) + ")";
+      });
+
   nb::class_<PyOutput>(m, "Output", "The result of Model.__call__: summary, features and the patch grid.")
       .def_prop_ro("summary", [](const PyOutput& o) { return o.summary; },
                    nb::for_getter(nb::sig("def summary(self, /) -> numpy.typing.NDArray[numpy.float32]")),
@@ -205,6 +267,11 @@ NB_MODULE(_vit, m) {
                                   "cls/register tokens."))
       .def_prop_ro("grid", [](const PyOutput& o) { return std::pair{o.grid_h, o.grid_w}; }, "(grid_h, grid_w) = (H / patch, W / patch).")
       .def_ro("layout", &PyOutput::layout, "The layout of `features`: 'nlc' or 'nchw'.")
+      .def_prop_ro("adaptors", [](const PyOutput& o) { return o.adaptors; }, nb::for_getter(nb::sig("def adaptors(self, /) -> dict[str, Head]")),
+                   nb::for_getter("The adaptor heads' outputs by name (the heads given to vit.load)."))
+      .def_prop_ro("intermediates", [](const PyOutput& o) { return o.intermediates; },
+                   nb::for_getter(nb::sig("def intermediates(self, /) -> list[Intermediate]")),
+                   nb::for_getter("The intermediate layers asked for, in ascending block order."))
       .def("__repr__", [](const PyOutput& o) {
         auto shape = [](const nb::object& a) { return std::string(nb::repr(a.attr("shape")).c_str()); };
         return "vit.Output(summary " + shape(o.summary) + ", features " + shape(o.features) + " " + o.layout + ", grid " +
@@ -212,8 +279,10 @@ NB_MODULE(_vit, m) {
       });
 
   nb::class_<PyModel>(m, "Model", "A Vision Transformer on a backend, made by vit.load(). Call it on images.")
-      .def("__call__", &run_forward, "images"_a, nb::kw_only(), "layout"_a = "nlc", kCallDoc,
-           nb::sig("def __call__(self, images: numpy.typing.ArrayLike, *, layout: str = 'nlc') -> Output"))
+      .def("__call__", &run_forward, "images"_a, nb::kw_only(), "layout"_a = "nlc", "intermediates"_a = std::vector<int>{}, "aggregation"_a = "sparse",
+           kCallDoc,
+           nb::sig("def __call__(self, images: numpy.typing.ArrayLike, *, layout: str = 'nlc', intermediates: collections.abc.Sequence[int] = (), "
+                   "aggregation: str = 'sparse') -> Output"))
       .def("prepare", &run_prepare, "path"_a, nb::kw_only(), "resolution"_a = nb::none(), "preprocess"_a = "torch", "allow_large"_a = false,
            kPrepareDoc, nb::sig("def prepare(self, path: str, *, resolution: str | tuple[int, int] | None = None, preprocess: str = 'torch', "
                                 "allow_large: bool = False) -> numpy.typing.NDArray[numpy.float32]"))
@@ -246,6 +315,10 @@ NB_MODULE(_vit, m) {
           "The input size rules: patch_size, max_resolution (0: none stated), preferred_resolution (H, W), fixed (only that size), "
           "resize_to_preferred (images go to that size by default).")
       .def_prop_ro("notes", [](const PyModel& s) { return s.model->info().notes; }, "The importer's notes about the folder.")
+      .def_prop_ro("adaptors", [](const PyModel& s) { return s.model->info().load.adaptors; }, "The adaptor heads this model runs.")
+      .def_prop_ro("available_adaptors", [](const PyModel& s) { return s.model->info().available_adaptors; },
+                   "The adaptor heads the folder offers (for vit.load(..., adaptors=[...])).")
+      .def_prop_ro("vitdet", [](const PyModel& s) { return s.model->info().load.vitdet; }, "The ViTDet window (0: off).")
       .def_prop_ro(
           "_last_input",
           [](const PyModel& s) {
@@ -260,8 +333,9 @@ NB_MODULE(_vit, m) {
 
   m.def(
       "load",
-      [](const std::string& path, const std::string& backend, int threads, const std::string& precision, int device) {
-        LoadOptions o{path, backend, threads, precision, device};
+      [](const std::string& path, const std::string& backend, int threads, const std::string& precision, int device,
+         const std::vector<std::string>& adaptors, int vitdet) {
+        LoadOptions o{path, backend, threads, precision, device, adaptors, vitdet};
         std::shared_ptr<AnyModel> model;
         {
           nb::gil_scoped_release unlocked;
@@ -269,7 +343,10 @@ NB_MODULE(_vit, m) {
         }
         return PyModel{std::move(model)};
       },
-      "path"_a, "backend"_a = "cpu", nb::kw_only(), "threads"_a = 0, "precision"_a = "fp32", "device"_a = -1, kLoadDoc);
+      "path"_a, "backend"_a = "cpu", nb::kw_only(), "threads"_a = 0, "precision"_a = "fp32", "device"_a = -1,
+      "adaptors"_a = std::vector<std::string>{}, "vitdet"_a = 0, kLoadDoc,
+      nb::sig("def load(path: str, backend: str = 'cpu', *, threads: int = 0, precision: str = 'fp32', device: int = -1, "
+              "adaptors: collections.abc.Sequence[str] = (), vitdet: int = 0) -> Model"));
 
   m.def(
       "load_image",

@@ -212,3 +212,70 @@ def test_forward_releases_the_gil(models):
     worker.join()
     # with the GIL held through the forward this loop could not run during it
     assert ticks >= min(20, alone / 0.004), (ticks, alone)
+
+
+# --- C-RADIOv4 extras on fixture F: adaptor heads, intermediate layers, ViTDet ------------------------
+
+F = DATA / "radio" / "F"
+HEADS = ["siglip2-g", "dino_v3"]
+
+
+def close(got, golden_file, bound=1e-4):
+    want = np.load(golden_file)
+    assert got.size == want.size, (got.shape, want.shape)
+    assert np.abs(got.reshape(want.shape) - want).max() <= bound, golden_file
+
+
+@pytest.fixture(scope="module")
+def f_models():
+    return {w: vit.load(str(F), "cpu", threads=2, adaptors=HEADS, vitdet=w) for w in (0, 2)}
+
+
+@pytest.mark.parametrize("case", ["rect64x96", "sq128", "rect80x112"])
+def test_adaptors_and_intermediates_match_golden(f_models, case):
+    m = f_models[0]
+    assert m.adaptors == HEADS and set(m.available_adaptors) >= set(HEADS)
+    x = np.load(F / f"input_{case}.npy")
+    for aggregation, tag in (("sparse", "intermediates_"), ("dense", "intermediates_dense_")):
+        out = m(x, intermediates=[4, -2], aggregation=aggregation)
+        close(out.summary, F / case / "summary.npy")
+        close(out.features, F / case / "spatial_features.npy")
+        assert list(out.adaptors) == HEADS
+        for name, head in out.adaptors.items():
+            assert head.name == name
+            close(head.summary, F / case / f"adaptor_{name}_summary.npy")
+            close(head.features, F / case / f"adaptor_{name}_features.npy")
+        assert [e.block for e in out.intermediates] == [4, m.depth - 2]
+        for e in out.intermediates:
+            close(e.features, F / case / f"{tag}{e.block}.npy")
+            close(e.summary, F / case / f"{tag}{e.block}_summary.npy")
+
+
+@pytest.mark.parametrize("case", ["rect64x96", "sq128"])
+def test_vitdet_matches_golden(f_models, case):
+    m = f_models[2]
+    assert m.vitdet == 2
+    out = m(np.load(F / f"input_{case}.npy"))
+    close(out.summary, F / case / "vitdet" / "summary.npy")
+    close(out.features, F / case / "vitdet" / "spatial_features.npy")
+    for name in HEADS:
+        close(out.adaptors[name].summary, F / case / "vitdet" / f"adaptor_{name}_summary.npy")
+        close(out.adaptors[name].features, F / case / "vitdet" / f"adaptor_{name}_features.npy")
+
+
+def test_v4_errors_and_prepare_under_vitdet(f_models, cli, tmp_path):
+    m = f_models[2]
+    with pytest.raises(vit.Error, match="multiples of 32"):
+        m(np.load(F / "input_rect80x112.npy"))  # a 5x7 grid is not a multiple of the window
+    with pytest.raises(vit.Error, match="not available with ViTDet"):
+        m(np.load(F / "input_sq128.npy"), intermediates=[4])
+    with pytest.raises(vit.Error, match="aggregation: expected 'sparse' or 'dense'"):
+        f_models[0](np.load(F / "input_sq128.npy"), intermediates=[4], aggregation="mean")
+    with pytest.raises(vit.Error, match="adaptor 'clip'") as e:
+        vit.load(str(F), adaptors=["clip"])
+    assert e.value.kind == "config"
+    image = REPO / "assets" / "samples" / "shapes.png"
+    run_cli(cli, "--model", F, image, "--vitdet", 2, "--out-dir", tmp_path / "out", "--dump-input", tmp_path, "--allow-large", "--quiet")
+    x = m.prepare(str(image), allow_large=True)
+    assert x.shape[2] % 32 == 0 and x.shape[3] % 32 == 0
+    np.testing.assert_array_equal(x, np.load(tmp_path / "shapes.input.npy"))
