@@ -5,13 +5,14 @@
 # (git archive, no build folders), and runs the README's shell blocks there, as root, exactly as
 # README.md writes them. See docs/fresh-machine.md.
 #
-#   scripts/fresh-machine-check.sh [--only try-it|test] [--root DIR] [--keep] [--log FILE]
+#   scripts/fresh-machine-check.sh [--only try-it|python|test] [--root DIR] [--keep] [--log FILE]
 #                                  [--rev REV] [--mirror URL] [--security-mirror URL]
 #                                  [--include PKG,...]
 #
 # The blocks come from README.md of the checked-out revision: the ```sh block right after each
 # `<!-- fresh-check: NAME ... -->` marker, NAME = try-it (install-deps + build + radio-embed on the
-# samples) then test (scripts/test.sh: the whole suite). --only try-it skips the long test block.
+# samples), python (install-deps + a venv + `pip install .` + the module on a sample) then test
+# (scripts/test.sh: the whole suite). --only NAME runs one block.
 #   --root DIR     bootstrap into DIR (must not exist or be empty; default: a new /var/tmp/vit-fresh-root.*)
 #   --keep         keep the root afterwards (default: removed, once its mounts are gone)
 #   --log FILE     full log (default: /var/tmp/vit-fresh-check-<time>.log)
@@ -52,8 +53,8 @@ while (($#)); do
     *) echo "fresh-check: unknown argument '$1'" >&2; usage 2 ;;
   esac
 done
-case "$only" in ""|try-it|test) ;; *) echo "fresh-check: --only takes try-it or test" >&2; exit 2 ;; esac
-blocks=(try-it test)
+case "$only" in ""|try-it|python|test) ;; *) echo "fresh-check: --only takes try-it, python or test" >&2; exit 2 ;; esac
+blocks=(try-it python test)
 [ -n "$only" ] && blocks=("$only")
 if [ "$(id -u)" -ne 0 ]; then echo "fresh-check: needs root (mmdebstrap, chroot, mounts)" >&2; exit 2; fi
 
