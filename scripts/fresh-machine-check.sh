@@ -145,6 +145,14 @@ say "bootstrap: done in ${t_boot} s ($(du -sh --one-file-system "$root" | cut -f
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 # The committed tree, as a user who downloaded or cloned it has it (no build folders, no out/).
 mkdir -p "$root/root/vit" "$root/root/.fresh-check"
+# The network's trust, not the project's: where this host reaches PyPI through a TLS proxy with its
+# own CA (PIP_CERT set here), pip in the root is given that CA file too (PIP_CERT); on a machine on
+# the open internet pip's own certificates suffice and nothing is added.
+network_env=()
+if [ -n "${PIP_CERT:-}" ] && [ -f "$PIP_CERT" ]; then
+  cp "$PIP_CERT" "$root/root/.fresh-check/network-ca.crt"
+  network_env=(PIP_CERT=/root/.fresh-check/network-ca.crt)
+fi
 git -C "$repo" archive --format=tar "$commit" | tar -x -C "$root/root/vit" || fail_setup "git archive $commit"
 
 # --- 2. mounts ---------------------------------------------------------------------------------
@@ -194,7 +202,7 @@ for name in "${blocks[@]}"; do
   rc=0
   # In the background + wait, so a TERM to this script is handled at once (the trap stops the block).
   chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    /bin/bash "/root/.fresh-check/$name.sh" >>"$log" 2>&1 </dev/null &
+    "${network_env[@]}" /bin/bash "/root/.fresh-check/$name.sh" >>"$log" 2>&1 </dev/null &
   wait $! || rc=$?
   t1=$(now)
   dt=$(secs "$t0" "$t1")
