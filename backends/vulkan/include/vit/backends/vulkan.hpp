@@ -293,16 +293,7 @@ class Backend {
   void gather_tokens(const Tensor& h, std::span<const std::int64_t> idx, Tensor& out) {
     const auto [batch, n, d, len] = check_gather_tokens(name(), h.shape, idx, out.shape);
     if (out.numel() == 0) return;
-    std::vector<VkBufferCopy> regions;
-    const VkDeviceSize row = VkDeviceSize(d) * 4;
-    for (std::int64_t b = 0; b < batch; ++b)
-      for (std::int64_t j = 0; j < len;) {
-        std::int64_t e = j + 1;
-        while (e < len && idx[std::size_t(e)] == idx[std::size_t(e - 1)] + 1) ++e;
-        regions.push_back({VkDeviceSize(b * n + idx[std::size_t(j)]) * row, VkDeviceSize(b * len + j) * row, VkDeviceSize(e - j) * row});
-        j = e;
-      }
-    rt_->stream.copy(h.storage->handle(), out.storage->handle(), regions);
+    rt_->stream.copy(h.storage->handle(), out.storage->handle(), token_regions(batch, n, d, idx, /*to_tokens=*/false));
   }
 
   // Optional ops (vit/nn/optional_ops.hpp).
@@ -341,19 +332,29 @@ class Backend {
       rt_->stream.keep_until_flush([s = scratch.storage] {});
       src = scratch.storage->handle();
     }
-    std::vector<VkBufferCopy> regions;
+    rt_->stream.copy(src, h.storage->handle(), token_regions(batch, n, d, idx, /*to_tokens=*/true));
+  }
+
+ private:
+  // The copy regions between rows idx[j] of a [B, N, D] tensor and the rows j of a packed
+  // [B, len(idx), D] one (gather: tokens -> packed; to_tokens: packed -> tokens, as scatter_tokens).
+  // Runs of consecutive indices share one region.
+  static std::vector<VkBufferCopy> token_regions(std::int64_t batch, std::int64_t n, std::int64_t d, std::span<const std::int64_t> idx,
+                                                 bool to_tokens) {
+    const std::int64_t len = std::int64_t(idx.size());
     const VkDeviceSize row = VkDeviceSize(d) * 4;
+    std::vector<VkBufferCopy> regions;
     for (std::int64_t b = 0; b < batch; ++b)
       for (std::int64_t j = 0; j < len;) {
         std::int64_t e = j + 1;
         while (e < len && idx[std::size_t(e)] == idx[std::size_t(e - 1)] + 1) ++e;
-        regions.push_back({VkDeviceSize(b * len + j) * row, VkDeviceSize(b * n + idx[std::size_t(j)]) * row, VkDeviceSize(e - j) * row});
+        const VkDeviceSize tokens = VkDeviceSize(b * n + idx[std::size_t(j)]) * row, packed = VkDeviceSize(b * len + j) * row;
+        regions.push_back(to_tokens ? VkBufferCopy{packed, tokens, VkDeviceSize(e - j) * row} : VkBufferCopy{tokens, packed, VkDeviceSize(e - j) * row});
         j = e;
       }
-    rt_->stream.copy(src, h.storage->handle(), regions);
+    return regions;
   }
 
- private:
   static std::shared_ptr<detail::Runtime> make_runtime(const Options& o) {
     return std::make_shared<detail::Runtime>(o);
   }
