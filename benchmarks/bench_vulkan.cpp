@@ -13,7 +13,7 @@ namespace vit::bench {
 namespace {
 std::unique_ptr<vulkan::Backend> make_vulkan(Precision p) {
   vulkan::Options o;
-  o.fp16 = p == Precision::fp16;
+  o.precision = p;
   return std::make_unique<vulkan::Backend>(o);
 }
 }  // namespace

@@ -387,7 +387,7 @@ TEST_CASE("parameter_count is exactly the number of weight values the model load
     Snapshot snap = open_snapshot(fixture(m));
     reference::Backend b;
     Architecture arch = radio::architecture(snap.config);
-    arch.adaptors = radio::adaptor_heads(snap.config);  // F: both teacher heads
+    arch.adaptors = snap.config.adaptors;  // F: both teacher heads
     vit::Model<reference::Backend> model(b, arch, *snap.weights);
     const auto& st = dynamic_cast<SafeTensorsWeights&>(*snap.weights);
     auto unused = st.unused();
@@ -402,7 +402,7 @@ TEST_CASE("an input whose activations exceed the budget is refused before alloca
   // A model with a tiny weight set but a huge MLP width: activations grow with the input.
   Config c = open_snapshot(fixture("A")).config;
   c.depth = 0;
-  c.mlp_hidden = Config::kMaxDim * 8;  // 2 MiB of activations per token
+  c.mlp_hidden = Architecture::kMaxDim * 8;  // 2 MiB of activations per token
   reference::Backend b;
   radio::RandomWeights w(1);
   radio::Model<reference::Backend> model(b, c, w);
@@ -420,14 +420,16 @@ TEST_CASE("C-RADIOv4 snapshots: token layout, adaptor heads from adaptor_configs
   CHECK(f.config.mlp_hidden == 538);  // int(144 * 4304 / 1152), from fc1's shape
   CHECK(f.config.embed_dim / f.config.num_heads == 72);
   REQUIRE(f.config.adaptors.size() == 2);
-  const radio::Adaptor& dino = f.config.adaptors[0];  // adaptor_configs order (sorted keys)
+  const AdaptorHead& dino = f.config.adaptors[0];  // adaptor_configs order (sorted keys)
   CHECK(dino.name == "dino_v3");
-  CHECK(dino.head_idx == 1);
+  CHECK(dino.summary_key == "adaptors.dino_v3.head_mlp");
+  CHECK(dino.feature_key == "adaptors.dino_v3.feat_mlp");
+  CHECK(dino.token == 1);
   CHECK(dino.upsample == 2);
-  CHECK(dino.feature_out == 128);
-  CHECK(dino.summary_inner == 0);
+  CHECK(dino.feature.out == 128);
+  CHECK(dino.summary.num_inner == 0);
   CHECK(f.config.adaptors[1].name == "siglip2-g");
-  CHECK(f.config.adaptors[1].summary_inner == 1);
+  CHECK(f.config.adaptors[1].summary.num_inner == 1);
   // The project's config keeps the heads.
   fs::path dir = temp_dir("v4-config");
   f.config.save((dir / "config.json").string());

@@ -70,6 +70,20 @@ TEST_CASE("reference ops reject bad shapes with the shared one-line messages") {
   CHECK(message([&] { b.gather_tokens(h, idx, g_bad); }) == "reference gather_tokens output: expected [2, 2, 4] (16 values), got [2, 3, 4]");
 }
 
+TEST_CASE("precision: one name parser and one refusal, the same for every backend") {
+  CHECK(vit::parse_precision("bf16") == vit::Precision::bf16);
+  CHECK(vit::parse_precision("fp32") == vit::Precision::fp32);
+  CHECK_THROWS_WITH(vit::parse_precision("fp8"), "precision: expected fp32, tf32, bf16 or fp16, got 'fp8'");
+  CHECK_NOTHROW(vit::check_precision("reference", vit::Precision::fp32, vit::reference::Backend::precisions));
+  try {
+    vit::check_precision("reference", vit::Precision::fp16, vit::reference::Backend::precisions);
+    FAIL("fp16 accepted");
+  } catch (const vit::Error& e) {
+    CHECK(e.kind() == vit::ErrorKind::unsupported);
+    CHECK(std::string(e.what()) == "reference backend: precision fp16 is not supported (supported: fp32)");
+  }
+}
+
 TEST_CASE("reference backend matches the C-RADIOv4 fixture (adaptors, intermediates, ViTDet)") {
   vit::reference::Backend b;
   vit::testing::check_radio_v4_fixture(b);

@@ -2,6 +2,8 @@
 // backends match timm's own outputs (tests/data/timm, made by scripts/make_timm_fixtures.py).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "timm_fixture_check.hpp"
 #include "vit/backends/reference.hpp"
 #ifdef VIT_HAS_CPU_BACKEND
@@ -37,6 +39,45 @@ TEST_CASE("timm snapshots load with the architecture timm builds") {
   CHECK(siglip.architecture.num_prefix_tokens() == 0);
   CHECK(siglip.architecture.pooling == Pooling::attention);
   CHECK(siglip.architecture.mlp_act == Activation::gelu_tanh);
+}
+
+TEST_CASE("timm: Architecture::parameter_count is exactly the number of weight values the model loads") {
+  for (const char* m : {"vit", "deit", "dinov2", "dinov2_reg", "dinov2_swiglu", "siglip"}) {
+    INFO(m);
+    auto snap = models::timm::open_snapshot(testing::timm_dir(m));
+    reference::Backend b;
+    Model<reference::Backend> model(b, snap.architecture, *snap.weights);
+    const auto& st = dynamic_cast<SafeTensorsWeights&>(*snap.weights);
+    const auto unused = st.unused();
+    std::int64_t used = 0;
+    for (const auto& t : st.file().tensors())
+      if (std::find(unused.begin(), unused.end(), t.name) == unused.end()) used += t.shape.numel();
+    CHECK(snap.architecture.parameter_count() == used);
+  }
+}
+
+TEST_CASE("timm: a config field of the wrong type is a one-line error naming it; null means not set") {
+  auto st = std::make_shared<io::SafeTensors>(testing::timm_dir("vit") + "/model.safetensors");
+  const SafeTensorsWeights w(st, "");
+  const std::string text = io::read_text_file(testing::timm_dir("vit") + "/config.json");
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    const auto at = t.find(from);
+    REQUIRE(at != std::string::npos);
+    return json::parse(t.replace(at, from.size(), to));
+  };
+  const std::string heads = "\"num_heads\": 3";
+  for (auto [to, message] : {std::pair{"\"num_heads\": \"3\"", "config.json: field 'model_args.num_heads': expected an integer, got the string \"3\""},
+                             {"\"num_heads\": 0", "field 'model_args.num_heads': expected an integer in [1, 65536], got 0"},
+                             {"\"num_heads\": 3, \"class_token\": 1", "field 'model_args.class_token': expected true or false, got the number 1"},
+                             {"\"num_heads\": 3, \"act_layer\": []", "field 'model_args.act_layer': expected a string, got an array of 0 elements"}}) {
+    INFO(to);
+    CHECK_THROWS_WITH(models::timm::architecture_from_hub(with(heads, to), w, "config.json"), Catch::Contains(message));
+  }
+  // null: not set, so the architecture's default (vit_base_patch16_224: 12 heads)
+  CHECK(models::timm::architecture_from_hub(with(heads, "\"num_heads\": null"), w, "config.json").num_heads == 12);
+  CHECK_THROWS_WITH(models::timm::architecture_from_hub(with("\"model_args\": {", "\"model_args\": 7, \"x\": {"), w, "config.json"),
+                    Catch::Contains("field 'model_args': expected an object, got the number 7"));
 }
 
 TEST_CASE("a fixed-size timm model refuses another input size") {

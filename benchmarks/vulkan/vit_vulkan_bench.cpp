@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   try {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     Args a = parse(argc, argv);
-    vulkan::Backend vk(vulkan::Options{.fp16 = a.fp16});
+    vulkan::Backend vk(vulkan::Options{.precision = a.fp16 ? Precision::fp16 : Precision::fp32});
     if (a.lx > 0) {
       vk.tuning().gemm_lanes = std::uint32_t(a.lx);
       vk.tuning().gemm_tm = std::uint32_t(a.tm);

@@ -9,9 +9,9 @@ int run_vulkan(const Options& opt) {
   vit::vulkan::Options o;
   o.device = opt.device;
   o.verbose = opt.verbose;
-  o.fp16 = opt.precision == "fp16";  // options.cpp allows only fp32 and fp16 with vulkan
+  o.precision = vit::parse_precision(opt.precision);  // the backend refuses what it cannot compute in
   vit::vulkan::Backend backend(o);
-  return run(backend, opt, o.fp16 ? "fp16" : "fp32");
+  return run(backend, opt, opt.precision);
 }
 
 }  // namespace radio_embed

@@ -18,8 +18,9 @@ namespace {
 
 int dispatch(const radio_embed::Options& opt) {
   if (opt.backend == "reference") {
+    vit::check_precision("reference", vit::parse_precision(opt.precision), vit::reference::Backend::precisions);
     vit::reference::Backend b;
-    return radio_embed::run<vit::reference::Backend>(b, opt, "fp32", [] { return vit::reference::Backend{}; });
+    return radio_embed::run<vit::reference::Backend>(b, opt, opt.precision, [] { return vit::reference::Backend{}; });
   }
   if (opt.backend == "cpu") {
 #ifdef VIT_HAS_CPU_BACKEND
@@ -27,8 +28,9 @@ int dispatch(const radio_embed::Options& opt) {
     const int total = opt.threads > 0 ? opt.threads : vit::cpu::hardware_cores();
     vit::cpu::Options o;
     o.threads = std::max(1, total / opt.streams);
+    o.precision = vit::parse_precision(opt.precision);
     vit::cpu::Backend b(o);
-    return radio_embed::run<vit::cpu::Backend>(b, opt, "fp32", [o] { return vit::cpu::Backend(o); });
+    return radio_embed::run<vit::cpu::Backend>(b, opt, opt.precision, [o] { return vit::cpu::Backend(o); });
 #else
     vit::fail(vit::ErrorKind::unsupported, "this build has no cpu backend (configure with oneDNN and -DVIT_CPU=ON)");
 #endif

@@ -30,7 +30,7 @@ struct Options {
   std::string out;                   // --out FILE.safetensors: everything in one file
   std::string backend = "reference";
   std::string layout = "nlc";        // nlc | nchw
-  std::string precision = "fp32";    // cuda: fp32 | tf32 | bf16 | fp16; vulkan: fp32 | fp16
+  std::string precision = "fp32";    // fp32 | tf32 | bf16 | fp16, as far as the backend computes in it (its `precisions`)
   int threads = 0;                   // cpu backend: 0 = all cores
   int device = 0;                    // cuda / vulkan device index
   int bench = 0;                     // extra timed forwards

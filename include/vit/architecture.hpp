@@ -9,6 +9,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,12 @@ struct WeightKeys {
 // Keys under <key>: fc1, blocks.<j>.0 (LayerNorm), blocks.<j>.2 (Linear), final.0, final.2.
 struct MlpHeadShape {
   int hidden = 0, out = 0, num_inner = 0;
+
+  // Weight values on input width d: fc1, each inner block (LayerNorm + Linear), final LayerNorm + Linear.
+  std::int64_t parameter_count(std::int64_t d) const {
+    const std::int64_t h = hidden;
+    return d * h + h + num_inner * (2 * h + h * h + h) + 2 * h + h * out + out;
+  }
 };
 
 // A teacher head (C-RADIO adaptor): a summary head on one token and a feature head on the patch
@@ -73,6 +80,7 @@ struct AdaptorHead {
   Activation act = Activation::gelu;
 
   int feature_channels() const { return feature.out / (upsample * upsample); }
+  std::int64_t parameter_count(std::int64_t d) const { return summary.parameter_count(d) + feature.parameter_count(d); }
 };
 
 struct Architecture {
@@ -131,6 +139,12 @@ struct Architecture {
   }
 
   static constexpr std::uint64_t kMaxActivationBytes = 64ull << 30;  // one forward's workspace: 64 GiB
+  // Limits that make a hostile or mistyped config fail in validate(), not as std::bad_alloc later.
+  // Per field: width, MLP width (8x), depth, token counts, position grid side. Each alone admits
+  // absurd models (width 4096 x depth 1024 x MLP 16384: 206 G parameters), so the whole model is
+  // capped too: 4 G parameters (16 GB in fp32); the largest C-RADIO (g) has about 1.16 G.
+  static constexpr int kMaxDim = 1 << 16, kMaxDepth = 1024, kMaxTokens = 1 << 12, kMaxGrid = 4096;
+  static constexpr std::int64_t kMaxParameters = 4'000'000'000;
 
   int num_prefix_tokens() const { return num_cls_tokens + num_registers; }
 
@@ -152,14 +166,40 @@ struct Architecture {
   int summary_dim() const { return pooling == Pooling::tokens ? int(summary_tokens.size()) * embed_dim : embed_dim; }
   int summary_count() const { return pooling == Pooling::tokens ? int(summary_tokens.size()) : 1; }
 
+  // Exactly the number of weight values the model loads (input mean/std when in the weights, patch
+  // embedding, position table, prefix tokens, blocks, final norm, pooling, feature projection, the
+  // adaptor heads in `adaptors`). Exact in int64 for any architecture within the limits above.
+  std::int64_t parameter_count() const {
+    const std::int64_t d = embed_dim, h = mlp_hidden, p = patch_size, fc1 = mlp == MlpKind::swiglu ? 2 * h : h;
+    std::int64_t block = 3 * d * d + (qkv_bias ? 3 * d : 0) + d * d + d  // qkv, proj
+                         + d * fc1 + fc1 + h * d + d + 4 * d;            // fc1, fc2, norm1, norm2
+    if (layer_scale) block += 2 * d;
+    if (mlp_norm) block += 2 * h;
+    std::int64_t n = 3 * p * p * d + (patch_bias ? d : 0) + std::int64_t(num_prefix_tokens()) * d + depth * block;
+    if (!keys.input_mean.empty()) n += 6;
+    if (position != PositionRule::none) n += (pos_prefix_rows + std::int64_t(pos_grid_h) * pos_grid_w) * d;
+    if (final_norm) n += 2 * d;
+    if (pooling == Pooling::attention)  // latent, q, kv, proj, norm, MLP
+      n += d + (d * d + d) + (2 * d * d + 2 * d) + (d * d + d) + 2 * d + (d * pool_mlp_hidden + pool_mlp_hidden + pool_mlp_hidden * d + d);
+    if (feature_projection) n += d * d + d;
+    for (const AdaptorHead& a : adaptors) n += a.parameter_count(d);
+    return n;
+  }
+
   // Throws a config error naming `where` if the numbers cannot describe a working model.
   void validate(const std::string& where) const {
     auto need = [&](bool ok, const std::string& what) { check(ok, ErrorKind::config, where + ": " + what); };
     need(patch_size > 0 && patch_size <= 64, "patch_size must be in [1, 64], got " + std::to_string(patch_size));
     need(embed_dim > 0 && num_heads > 0 && embed_dim % num_heads == 0,
          "embed_dim " + std::to_string(embed_dim) + " must be a positive multiple of num_heads " + std::to_string(num_heads));
-    need(depth >= 0 && mlp_hidden > 0, "depth must be >= 0 and mlp_hidden > 0");
+    need(depth >= 0 && depth <= kMaxDepth, "depth must be in [0, " + std::to_string(kMaxDepth) + "], got " + std::to_string(depth));
+    need(mlp_hidden > 0, "mlp_hidden must be positive, got " + std::to_string(mlp_hidden));
+    need(embed_dim <= kMaxDim && mlp_hidden <= kMaxDim * 8 && pool_mlp_hidden <= kMaxDim * 8,
+         "embed_dim " + std::to_string(embed_dim) + " / mlp_hidden " + std::to_string(mlp_hidden) + " exceed the limits " +
+             std::to_string(kMaxDim) + " / " + std::to_string(kMaxDim * 8));
     need(num_cls_tokens >= 0 && num_registers >= 0, "negative token count");
+    need(num_cls_tokens <= kMaxTokens && num_registers <= kMaxTokens, "cls tokens / registers must be at most " + std::to_string(kMaxTokens));
+    need(pos_grid_h <= kMaxGrid && pos_grid_w <= kMaxGrid, "the position table's grid must be at most " + std::to_string(kMaxGrid) + " a side");
     need(position == PositionRule::none || (pos_grid_h > 0 && pos_grid_w > 0 && pos_prefix_rows >= 0 &&
                                             pos_prefix_rows <= num_prefix_tokens()),
          "position table grid " + std::to_string(pos_grid_h) + "x" + std::to_string(pos_grid_w) + " with " +
@@ -181,15 +221,22 @@ struct Architecture {
                std::to_string(depth) + " blocks");
     }
     for (const AdaptorHead& h : adaptors) {
-      need(h.summary.hidden > 0 && h.summary.out > 0 && h.feature.hidden > 0 && h.feature.out > 0 && h.summary.num_inner >= 0 &&
-               h.feature.num_inner >= 0,
-           "adaptor '" + h.name + "': head sizes must be positive");
-      need(h.upsample >= 1 && h.feature.out % (h.upsample * h.upsample) == 0,
+      for (const MlpHeadShape& m : {h.summary, h.feature}) {
+        need(m.hidden > 0 && m.out > 0 && m.hidden <= kMaxDim * 8 && m.out <= kMaxDim * 8,
+             "adaptor '" + h.name + "': head sizes must be in [1, " + std::to_string(kMaxDim * 8) + "], got " + std::to_string(m.hidden) + " / " + std::to_string(m.out));
+        need(m.num_inner >= 0 && m.num_inner <= 64, "adaptor '" + h.name + "': inner blocks must be in [0, 64]");
+      }
+      need(h.upsample >= 1 && h.upsample <= 16 && h.feature.out % (h.upsample * h.upsample) == 0,
            "adaptor '" + h.name + "': feature output " + std::to_string(h.feature.out) + " is not a multiple of upsample_factor² (" +
-               std::to_string(h.upsample) + "²)");
+               std::to_string(h.upsample) + "², upsample_factor in [1, 16])");
       need(h.token >= 0 && h.token < num_prefix_tokens(), "adaptor '" + h.name + "': token " + std::to_string(h.token) +
                                                               " is outside the " + std::to_string(num_prefix_tokens()) + " prefix tokens");
     }
+    // The whole model, once each field is known to be in range (so the count cannot overflow).
+    const std::int64_t params = parameter_count();
+    char size[96];
+    std::snprintf(size, sizeof size, "%.1f G parameters (%.1f GB in fp32)", double(params) / 1e9, double(params) * 4 / 1e9);
+    need(params <= kMaxParameters, std::string(size) + " exceed the limit of " + std::to_string(kMaxParameters / 1'000'000'000) + " G parameters");
   }
 };
 

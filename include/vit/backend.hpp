@@ -31,6 +31,7 @@
 #include <concepts>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "vit/tensor.hpp"
@@ -77,6 +78,25 @@ inline const char* to_string(Precision p) {
     case Precision::fp16: return "fp16";
   }
   return "?";
+}
+
+// Parses a precision name ("fp32", "tf32", "bf16", "fp16"); an argument error otherwise.
+inline Precision parse_precision(std::string_view name) {
+  for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16})
+    if (name == to_string(p)) return p;
+  fail(ErrorKind::argument, "precision: expected fp32, tf32, bf16 or fp16, got '" + std::string(name) + "'");
+}
+
+// The one check of a precision option, the same on every backend (each lists what it computes in
+// as `static constexpr std::array precisions`): an unsupported error otherwise, e.g.
+//   "vulkan backend: precision bf16 is not supported (supported: fp32, fp16)"
+inline void check_precision(std::string_view backend, Precision p, std::span<const Precision> supported) {
+  std::string list;
+  for (Precision s : supported) {
+    if (s == p) return;
+    list += (list.empty() ? "" : ", ") + std::string(to_string(s));
+  }
+  fail(ErrorKind::unsupported, std::string(backend) + " backend: precision " + to_string(p) + " is not supported (supported: " + list + ")");
 }
 
 template <class B>

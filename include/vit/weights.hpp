@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -54,6 +55,12 @@ class SafeTensorsWeights : public WeightSource {
   std::optional<Shape> shape_of(const std::string& key) const override {
     const io::TensorView* t = file_->find(prefix_ + key);
     return t ? std::optional<Shape>(t->shape) : std::nullopt;
+  }
+  // The stored shape of `key`; a format error naming the tensor when it is missing.
+  Shape shape(const std::string& key) const {
+    const io::TensorView* t = file_->find(prefix_ + key);
+    if (!t) fail(ErrorKind::format, describe(key) + " is missing");
+    return t->shape;
   }
   bool has(const std::string& key) const { return file_->find(prefix_ + key) != nullptr; }
   const io::SafeTensors& file() const { return *file_; }
@@ -110,5 +117,26 @@ class RandomWeights : public WeightSource {
   std::uint64_t seed_;
   Rule special_;
 };
+
+// The files of a model at `path`: a folder holding config.json [+ model.safetensors], or a config
+// file itself (no weights). An io error when the folder has no config.json or the path is missing.
+struct ModelFiles {
+  std::string config;   // the config file
+  std::string weights;  // <folder>/model.safetensors, or empty when `path` is a file
+  bool has_weights = false;
+};
+
+inline ModelFiles model_files(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) {
+    if (!fs::exists(path, ec)) fail(ErrorKind::io, path + ": no such file or folder");
+    return {path, "", false};
+  }
+  ModelFiles f{(fs::path(path) / "config.json").string(), (fs::path(path) / "model.safetensors").string(), false};
+  if (!fs::exists(f.config, ec)) fail(ErrorKind::io, path + ": no config.json in the model folder");
+  f.has_weights = fs::exists(f.weights, ec);
+  return f;
+}
 
 }  // namespace vit

@@ -5,9 +5,9 @@
 namespace vit::python {
 
 std::unique_ptr<AnyModel> make_cpu_model(ModelInfo info, const WeightSource& weights) {
-  check(info.load.precision == "fp32", ErrorKind::unsupported, "cpu backend: precision '" + info.load.precision + "' is not supported (fp32 only)");
   cpu::Options options;
   options.threads = info.load.threads;
+  options.precision = parse_precision(info.load.precision);  // the backend refuses what it cannot compute in
   return std::make_unique<BackendModel<cpu::Backend>>(std::move(info), weights, options);
 }
 

@@ -5,8 +5,7 @@
 namespace vit::python {
 
 std::unique_ptr<AnyModel> make_reference_model(ModelInfo info, const WeightSource& weights) {
-  check(info.load.precision == "fp32", ErrorKind::unsupported,
-        "reference backend: precision '" + info.load.precision + "' is not supported (fp32 only)");
+  check_precision("reference", parse_precision(info.load.precision), reference::Backend::precisions);
   return std::make_unique<BackendModel<reference::Backend>>(std::move(info), weights);
 }
 

@@ -6,11 +6,9 @@
 namespace vit::python {
 
 std::unique_ptr<AnyModel> make_vulkan_model(ModelInfo info, const WeightSource& weights) {
-  const std::string& p = info.load.precision;
-  check(p == "fp32" || p == "fp16", ErrorKind::unsupported, "vulkan backend: precision '" + p + "' is not supported (fp32 or fp16)");
   vulkan::Options options;
   options.device = info.load.device;
-  options.fp16 = p == "fp16";
+  options.precision = parse_precision(info.load.precision);  // the backend refuses what it cannot compute in
   return std::make_unique<BackendModel<vulkan::Backend>>(std::move(info), weights, options);
 }
 

@@ -35,6 +35,8 @@ TEST_CASE("cpu backend reports itself") {
   CHECK(b.description().rfind("cpu: 2 threads, oneDNN ", 0) == 0);
   cpu::Backend all;
   CHECK(all.threads() >= 1);
+  // bf16 is not a cpu precision yet: refused when the backend is made, in the one form every backend uses.
+  CHECK_THROWS_WITH(cpu::Backend(cpu::Options{.precision = Precision::bf16}), "cpu backend: precision bf16 is not supported (supported: fp32)");
 }
 
 // Runs the portable, AVX2 and AVX-512 builds of the attention kernel (those this CPU has; a

@@ -150,7 +150,7 @@ def test_errors_are_vit_errors_with_the_library_message(models, tmp_path):
         (lambda: m(x, layout="nhwc"), "argument", "layout: expected 'nlc' or 'nchw', got 'nhwc'"),
         (lambda: vit.load(str(tmp_path / "missing")), "io", "no such file or folder"),
         (lambda: vit.load(str(DATA / "radio" / "A"), "tpu"), "argument", "unknown backend 'tpu'"),
-        (lambda: vit.load(str(DATA / "radio" / "A"), precision="bf16"), "unsupported", "precision 'bf16' is not supported"),
+        (lambda: vit.load(str(DATA / "radio" / "A"), precision="bf16"), "unsupported", "cpu backend: precision bf16 is not supported (supported: fp32)"),
         (lambda: vit.load(str(DATA / "radio" / "A"), threads=-1), "argument", "threads must be >= 0"),
         (lambda: vit.load(str(DATA / "bad" / "truncated-model")), None, "truncated-model"),
         (lambda: m.prepare(str(tmp_path / "none.png")), "io", "none.png"),

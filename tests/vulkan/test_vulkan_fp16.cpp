@@ -21,7 +21,7 @@ constexpr double fp16_fixture_max_abs = 2e-2;
 namespace {
 vulkan::Options fp16_options() {
   auto o = testing::vulkan_test_options();
-  o.fp16 = true;
+  o.precision = Precision::fp16;
   return o;
 }
 }  // namespace
@@ -41,6 +41,14 @@ TEST_CASE("vulkan fp16: host fp32 -> fp16 conversion rounds to nearest even") {
   CHECK(to_half(std::ldexp(1.0f, -26)) == 0x0000);     // underflows to zero
   CHECK(to_half(INFINITY) == 0x7c00);
   CHECK((to_half(NAN) & 0x7c00) == 0x7c00);
+}
+
+TEST_CASE("vulkan refuses a precision it does not compute in, before touching a device") {
+  auto o = testing::vulkan_test_options();
+  for (Precision p : {Precision::bf16, Precision::tf32}) {
+    o.precision = p;
+    CHECK_THROWS_WITH(vulkan::Backend(o), std::string("vulkan backend: precision ") + to_string(p) + " is not supported (supported: fp32, fp16)");
+  }
 }
 
 TEST_CASE("vulkan fp16 ops match the reference backend at the fp16 tolerance") {

@@ -10,7 +10,6 @@
 #pragma once
 #include <algorithm>
 #include <array>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,10 +68,7 @@ struct Snapshot {
 
 // The family of the model at `path` (a folder, or a project JSON config file).
 inline std::string family_of(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const std::string config = fs::is_directory(path, ec) ? (fs::path(path) / "config.json").string() : path;
-  if (!fs::exists(config, ec)) fail(ErrorKind::io, fs::is_directory(path, ec) ? path + ": no config.json in the model folder" : path + ": no such file or folder");
+  const std::string config = model_files(path).config;
   const json::Value cfg = json::parse(io::read_text_file(config), config);
   if (!cfg.is_object()) fail(ErrorKind::config, config + ": expected a JSON object");
   if (cfg.find("architecture")) return "timm";
@@ -102,7 +98,7 @@ inline Snapshot open_model(const std::string& path) {
   s.weights = std::move(r.weights);
   s.notes = std::move(r.notes);
   s.input = {r.config.patch_size, r.config.max_resolution, r.config.preferred_resolution, false, false};
-  s.adaptors = radio::adaptor_heads(r.config);
+  s.adaptors = r.config.adaptors;
   s.radio_config = std::move(r.config);
   return s;
 }

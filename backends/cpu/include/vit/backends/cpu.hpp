@@ -8,6 +8,7 @@
 //   the rest   vectorised loops, parallel over rows when big (cpu/token_ops.hpp)
 // Op shapes and semantics are those of the vit::Backend concept (vit/backend.hpp).
 #pragma once
+#include <array>
 #include <omp.h>
 
 #include <algorithm>
@@ -27,7 +28,8 @@
 namespace vit::cpu {
 
 struct Options {
-  int threads = 0;  // 0 = number of hardware cores (of this process's CPU affinity)
+  int threads = 0;                        // 0 = number of hardware cores (of this process's CPU affinity)
+  Precision precision = Precision::fp32;  // fp32 only, so far (Backend::precisions)
 };
 
 class Backend {
@@ -41,8 +43,10 @@ class Backend {
   // Prepared weights are read-only after make_linear and matmuls are thread-safe (onednn.hpp):
   // models on several cpu backends may share one set of weights (vit::SharesWeights).
   static constexpr bool shares_weights = true;
+  static constexpr std::array precisions{Precision::fp32};  // what Options::precision may ask for
 
   explicit Backend(Options options = {}) {
+    check_precision("cpu", options.precision, precisions);
     check(options.threads >= 0, ErrorKind::argument, "cpu backend: threads must be >= 0 (0 = all cores), got " + std::to_string(options.threads));
     threads_ = options.threads > 0 ? options.threads : hardware_cores();
     omp_set_num_threads(threads_);

@@ -18,6 +18,7 @@
 // index uploads), records it into a CUDA graph on the second call and replays the graph on later
 // calls (Options::graphs = false runs body() directly every time).
 #pragma once
+#include <array>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -56,7 +57,11 @@ class Backend {
     std::int64_t n = 0, k = 0;
   };
 
+  // What Options::precision may ask for (docs/cuda-backend.md: what each computes in).
+  static constexpr std::array precisions{Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16};
+
   explicit Backend(Options opt = {}) : opt_(opt) {
+    check_precision("cuda", opt_.precision, precisions);
     int count = 0;
     const cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0) {

@@ -3,6 +3,7 @@
 // official PyTorch outputs (tests/data/radio). Never optimise it.
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,8 @@ class Backend {
   };
 
   static constexpr bool shares_weights = true;  // weights are plain host data, read-only after loading
+
+  static constexpr std::array precisions{Precision::fp32};  // the oracle computes in fp32 (double sums)
 
   std::string_view name() const { return "reference"; }
 

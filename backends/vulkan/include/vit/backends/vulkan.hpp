@@ -4,6 +4,7 @@
 // Tensors are fp32 storage buffers bound by push descriptors; buffers are pooled and reused. Ops
 // split their dispatches by rows when a tensor is over the device binding limits (bindings.hpp).
 #pragma once
+#include <array>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -44,11 +45,13 @@ class Backend {
  public:
   using Tensor = BasicTensor<std::shared_ptr<detail::Buffer>>;
   // Prepared weights: W [N, K] zero-padded to [N, 4*K4] (read as vec4 texels along K; fp32, or
-  // fp16 with Options::fp16: then stored as N*4*K4 halves), bias [N] (fp32).
+  // fp16 with Options::precision fp16: then stored as N*4*K4 halves), bias [N] (fp32).
   struct Linear {
     Tensor w, bias;
     std::int64_t n = 0, k = 0, k4 = 0;
   };
+
+  static constexpr std::array precisions{Precision::fp32, Precision::fp16};  // what Options::precision may ask for
 
   explicit Backend(Options o = {}) : opt_(o), rt_(make_runtime(o)), bind_(*rt_, o.max_binding_bytes) {
     const auto& c = rt_->ctx;
@@ -62,7 +65,7 @@ class Backend {
   std::string_view name() const { return "vulkan"; }
   // Device, precision, and (fp16) the attention head dims that ran in fp32 instead (see notes()).
   std::string description() const {
-    std::string d = rt_->ctx.description() + (opt_.fp16 ? ", fp16" : ", fp32");
+    std::string d = rt_->ctx.description() + (opt_.fp16() ? ", fp16" : ", fp32");
     for (const auto& n : notes_) d += "; " + n;
     return d;
   }
@@ -125,7 +128,7 @@ class Backend {
     HostTensor wp(Shape{n, 4 * k4});
     for (std::int64_t o = 0; o < n; ++o)
       std::copy_n(w.data.begin() + o * k, k, wp.data.begin() + o * 4 * k4);
-    Linear l{upload(opt_.fp16 ? detail::to_half_words(wp) : wp), {}, n, k, k4};
+    Linear l{upload(opt_.fp16() ? detail::to_half_words(wp) : wp), {}, n, k, k4};
     if (b) l.bias = upload(*b);
     return l;
   }
@@ -140,7 +143,7 @@ class Backend {
     const std::uint64_t cols = std::uint64_t(tune_.gemm_lanes) * tune_.gemm_tn;
     const std::int64_t chunk = chunk_rows(m, std::min(bind_.texel_budget(x4 ? detail::Texels::rgba32 : detail::Texels::r32) / row_x, bind_.storage_budget() / row_y), tune_.gemm_tm,
                                           "linear", "a row of x " + x.shape.str() + " or y " + y.shape.str());
-    const detail::Texels wf = opt_.fp16 ? detail::Texels::rgba16 : detail::Texels::rgba32;
+    const detail::Texels wf = opt_.fp16() ? detail::Texels::rgba16 : detail::Texels::rgba32;
     const std::int64_t w_words = std::int64_t(detail::texel_bytes(wf)) / 4 * l.k4;  // 4-byte words per row of W
     const std::int64_t nchunk = chunk_rows(l.n, std::min(bind_.texel_budget(wf) / (std::uint64_t(std::max<std::int64_t>(w_words, 1)) * 4),
                                                          bind_.storage_budget() / 4),
@@ -158,7 +161,7 @@ class Backend {
         struct {
           std::uint32_t m, k, n, flags, k4, x_off, y_off, nc, n0, w_off, b_off;
         } pc{u32(mc), u32(l.k), u32(l.n), flags, u32(l.k4), xs.shift, ys.shift, u32(nc), u32(n0), w.shift, bias.shift};
-        record(opt_.fp16 ? detail::Shader{"linear_f16", spirv::linear_f16} : detail::Shader{"linear", spirv::linear}, {tune_.gemm_lanes, tune_.gemm_tm, tune_.gemm_tn, x4 ? 1u : 0u}, {dummy(), dummy(), bias, ys},
+        record(opt_.fp16() ? detail::Shader{"linear_f16", spirv::linear_f16} : detail::Shader{"linear", spirv::linear}, {tune_.gemm_lanes, tune_.gemm_tm, tune_.gemm_tn, x4 ? 1u : 0u}, {dummy(), dummy(), bias, ys},
                {xs.view, w.view}, pc, ceil_div(nc, cols), ceil_div(mc, tune_.gemm_tm));
       }
     }
@@ -191,7 +194,7 @@ class Backend {
     if (batch == 0 || n == 0 || d == 0) return;
     const float scale = float(1.0 / std::sqrt(double(hd)));
     if (hd % 4 != 0) {
-      if (opt_.fp16) note_fp32_attention(hd);
+      if (opt_.fp16()) note_fp32_attention(hd);
       return attention_scalar(qkv, heads, out, scale);
     }
     const std::uint64_t row = std::uint64_t(3 * d) * 4;
@@ -219,7 +222,7 @@ class Backend {
             float scale;
             std::uint32_t q_off, kv_off, o_off, s_off, flags, heads;
           } pc{u32(nq), u32(nk), u32(d), scale, qs.shift, ks.shift, os.shift, ss.shift, (k0 == 0 ? 1u : 0u) | (k0 + nk == n ? 2u : 0u), u32(heads)};
-          record(opt_.fp16 ? detail::Shader{"attention_f16", spirv::attention_f16} : detail::Shader{"attention", spirv::attention}, {tune_.attn_lanes, u32(hd), tune_.attn_block, tune_.attn_queries}, {dummy(), os, ss},
+          record(opt_.fp16() ? detail::Shader{"attention_f16", spirv::attention_f16} : detail::Shader{"attention", spirv::attention}, {tune_.attn_lanes, u32(hd), tune_.attn_block, tune_.attn_queries}, {dummy(), os, ss},
                  {qs.view, ks.view}, pc, ceil_div(nq, per_group), std::uint64_t(heads), std::uint64_t(batches));
         }
   }
@@ -299,7 +302,7 @@ class Backend {
   // Optional ops (vit/nn/optional_ops.hpp).
 
   // y = act(x) elementwise (y has x's element count; y may be x), fp32 in every mode (activations
-  // stay fp32 in memory with Options::fp16 too): activation.comp, the functions of linear's
+  // stay fp32 in memory with Options::precision fp16 too): activation.comp, the functions of linear's
   // epilogue; `none` is a buffer copy. Chunked when x or y is over the binding limit.
   void activation(const Tensor& x, Activation act, Tensor& y) {
     vit::detail::expect_numel(name(), "activation output", y.shape, x.shape);
@@ -356,6 +359,7 @@ class Backend {
   }
 
   static std::shared_ptr<detail::Runtime> make_runtime(const Options& o) {
+    check_precision("vulkan", o.precision, precisions);
     return std::make_shared<detail::Runtime>(o);
   }
   static std::uint32_t u32(std::int64_t v) { return std::uint32_t(v); }

@@ -11,7 +11,6 @@
 //   out.features = forward_features(x) without prefix/register tokens     [B, T, D]
 #pragma once
 #include <array>
-#include <filesystem>
 #include <optional>
 #include <map>
 #include <memory>
@@ -20,7 +19,7 @@
 
 #include "vit/architecture.hpp"
 #include "vit/io/file.hpp"
-#include "vit/io/json.hpp"
+#include "vit/io/json_fields.hpp"
 #include "vit/weights.hpp"
 
 namespace vit::models::timm {
@@ -83,48 +82,6 @@ struct Snapshot {
 
 namespace detail {
 
-// Typed reads of optional JSON fields: absent -> nothing; present with another type -> an error
-// naming the file, the field, the expected type and what it holds.
-struct Fields {
-  const json::Value& obj;
-  std::string where, prefix;
-
-  [[noreturn]] void bad(const std::string& key, const char* expected, const json::Value& v) const {
-    fail(ErrorKind::config, where + ": field '" + prefix + key + "': expected " + expected + ", got " + json::describe(v));
-  }
-  const json::Value* find(const std::string& key) const { return obj.is_object() ? obj.find(key) : nullptr; }
-  std::optional<std::int64_t> integer(const std::string& key, std::int64_t lo, std::int64_t hi) const {
-    const json::Value* v = find(key);
-    if (!v) return std::nullopt;
-    if (!v->is_integer() || v->as_int() < lo || v->as_int() > hi)
-      bad(key, ("an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]").c_str(), *v);
-    return v->as_int();
-  }
-  std::optional<bool> boolean(const std::string& key) const {
-    const json::Value* v = find(key);
-    if (!v) return std::nullopt;
-    if (!v->is_bool()) bad(key, "true or false", *v);
-    return v->as_bool();
-  }
-  std::optional<std::string> string(const std::string& key) const {
-    const json::Value* v = find(key);
-    if (!v || v->is_null()) return std::nullopt;
-    if (!v->is_string()) bad(key, "a string", *v);
-    return v->as_string();
-  }
-  std::optional<std::vector<double>> numbers(const std::string& key, std::size_t n) const {
-    const json::Value* v = find(key);
-    if (!v || v->is_null()) return std::nullopt;
-    if (!v->is_array() || v->as_array().size() != n) bad(key, ("an array of " + std::to_string(n) + " numbers").c_str(), *v);
-    std::vector<double> out;
-    for (const auto& x : v->as_array()) {
-      if (!x.is_number()) bad(key, ("an array of " + std::to_string(n) + " numbers").c_str(), *v);
-      out.push_back(x.as_double());
-    }
-    return out;
-  }
-};
-
 inline Activation activation_named(const std::string& name, const std::string& where) {
   if (name == "gelu") return Activation::gelu;
   if (name == "gelu_tanh") return Activation::gelu_tanh;
@@ -139,7 +96,7 @@ inline Architecture architecture_from_hub(const json::Value& cfg, const SafeTens
                                           std::vector<std::string>* notes = nullptr) {
   auto bad = [&](const std::string& what) -> void { fail(ErrorKind::config, where + ": " + what); };
   if (!cfg.is_object()) bad("expected a JSON object");
-  const detail::Fields top{cfg, where, ""};
+  const json::Fields top(cfg, where, "", /*null_is_absent=*/true);
   const auto name = top.string("architecture");
   if (!name && (cfg.find("args") || cfg.find("format_version")))
     bad("this is a C-RADIO model config, not a timm one (open it with vit::models::open_model or radio::open_snapshot)");
@@ -151,16 +108,8 @@ inline Architecture architecture_from_hub(const json::Value& cfg, const SafeTens
     bad("architecture '" + *name + "' is not a supported timm VisionTransformer (supported: " + known + ")");
   }
   Defaults def = it->second;
-  static const json::Value empty = json::Value(json::Object{});
-  const json::Value* margs = cfg.find("model_args");
-  if (margs && !margs->is_object()) top.bad("model_args", "an object", *margs);
-  const detail::Fields args{margs ? *margs : empty, where, "model_args."};
-
-  auto shape = [&](const std::string& key) -> Shape {
-    auto s = st.shape_of(key);
-    if (!s) fail(ErrorKind::format, st.file().path() + ": tensor '" + st.prefix() + key + "' is missing");
-    return *s;
-  };
+  const json::Fields args = top.object("model_args");
+  auto shape = [&](const std::string& key) { return st.shape(key); };
   for (const char* unsupported : {"norm_pre.weight", "fc_norm.weight", "blocks.0.attn.q_norm.weight", "dist_token"})
     if (st.has(unsupported)) bad(std::string("tensor '") + unsupported + "' belongs to a ViT variant this library does not run yet");
 
@@ -230,7 +179,7 @@ inline Architecture architecture_from_hub(const json::Value& cfg, const SafeTens
     bad("global_pool '" + pool + "' is not supported yet (supported: token, map)");
   }
 
-  const detail::Fields pcfg{cfg.find("pretrained_cfg") ? *cfg.find("pretrained_cfg") : empty, where, "pretrained_cfg."};
+  const json::Fields pcfg = top.object("pretrained_cfg");
   auto mean = pcfg.numbers("mean", 3), stdv = pcfg.numbers("std", 3);
   if (!mean || !stdv) {
     if (notes) notes->push_back("pretrained_cfg has no mean/std: using timm's default 0.5/0.5");
@@ -249,19 +198,15 @@ inline Architecture architecture_from_hub(const json::Value& cfg, const SafeTens
 
 // Opens a timm hub snapshot folder (config.json + model.safetensors).
 inline Snapshot open_snapshot(const std::string& dir) {
-  namespace fs = std::filesystem;
-  const std::string config_path = (fs::path(dir) / "config.json").string(), weights_path = (fs::path(dir) / "model.safetensors").string();
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) fail(ErrorKind::io, dir + ": not a model folder (expected config.json and model.safetensors)");
-  if (!fs::exists(weights_path, ec)) fail(ErrorKind::io, weights_path + ": missing (a timm snapshot needs model.safetensors)");
-  const json::Value cfg = json::parse(io::read_text_file(config_path), config_path);
+  const ModelFiles files = model_files(dir);
+  if (files.weights.empty()) fail(ErrorKind::io, dir + ": not a model folder (expected config.json and model.safetensors)");
+  if (!files.has_weights) fail(ErrorKind::io, files.weights + ": missing (a timm snapshot needs model.safetensors)");
+  const json::Value cfg = json::parse(io::read_text_file(files.config), files.config);
   Snapshot s;
-  auto st = std::make_unique<SafeTensorsWeights>(std::make_shared<io::SafeTensors>(weights_path), "");
-  s.architecture = architecture_from_hub(cfg, *st, config_path, &s.notes);
+  auto st = std::make_unique<SafeTensorsWeights>(std::make_shared<io::SafeTensors>(files.weights), "");
+  s.architecture = architecture_from_hub(cfg, *st, files.config, &s.notes);
   s.name = cfg.find("architecture")->as_string();
-  static const json::Value empty = json::Value(json::Object{});
-  const detail::Fields pcfg{cfg.find("pretrained_cfg") ? *cfg.find("pretrained_cfg") : empty, config_path, "pretrained_cfg."};
-  if (auto in = pcfg.numbers("input_size", 3)) s.input_size = {int((*in)[1]), int((*in)[2])};
+  if (auto in = json::Fields(cfg, files.config, "", true).object("pretrained_cfg").numbers("input_size", 3)) s.input_size = {int((*in)[1]), int((*in)[2])};
   s.weights = std::move(st);
   return s;
 }

@@ -27,7 +27,7 @@ class Context {
     vk.open();
     create_instance(opt.validation);
     choose_device(opt);
-    create_device(opt.fp16);
+    create_device(opt.fp16());
     if (opt.verbose) std::fprintf(stderr, "vit vulkan: using %s\n", description().c_str());
   }
   Context(const Context&) = delete;
