@@ -1,2 +1,4 @@
-#define CATCH_CONFIG_MAIN
-#include <catch2/catch.hpp>
+// main() of the plain test binaries (vit_test_main); Catch2 itself is in catch_session.cpp.
+#include "catch_session.hpp"
+
+int main(int argc, char** argv) { return vit::testing::run_catch(argc, argv); }

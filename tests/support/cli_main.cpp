@@ -3,8 +3,7 @@
 // With --needs, the backend's device is probed first (in this process, through the library, as
 // radio-embed would use it: device 0); when it is unusable the binary skips (exit 77) or, with
 // $VIT_REQUIRE_<BACKEND>=1, fails (missing_device.hpp). The remaining arguments go to Catch2.
-#define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
+#include "catch_session.hpp"  // Catch2 itself: the vit_catch library
 
 #include <cstdio>
 #include <string>
@@ -67,5 +66,5 @@ int main(int argc, char** argv) {
     }
     args.erase(args.begin() + 1, args.begin() + 3);
   }
-  return Catch::Session().run(int(args.size()), args.data());
+  return vit::testing::run_catch(int(args.size()), args.data());
 }

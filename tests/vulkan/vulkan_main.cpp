@@ -1,8 +1,7 @@
 // Catch2 main for the Vulkan tests: probes for a usable Vulkan device first. None (no loader, no
 // driver, no device: an `unsupported` error) -> "SKIPPED: <reason>" and exit 77 (ctest: skipped),
 // or a failure when $VIT_REQUIRE_VULKAN=1 (missing_device.hpp). Any other probe error fails.
-#define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
+#include "catch_session.hpp"  // Catch2 itself: the vit_catch library
 
 #include <cstdio>
 
@@ -19,5 +18,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vulkan probe failed: %s\n", e.what());
     return 1;
   }
-  return Catch::Session().run(argc, argv);
+  return vit::testing::run_catch(argc, argv);
 }
