@@ -1,11 +1,11 @@
 // main() for the CUDA test binaries. Built twice: with VIT_CUDA_TEST_NEEDS_DEVICE the binary first
 // looks for a CUDA device and, when there is none, prints "SKIPPED: no CUDA device: <reason>" and
 // exits 77 (registered as SKIP_RETURN_CODE, so ctest reports the test as Skipped, not Passed).
-#define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
 #include <cuda_runtime.h>
 
 #include <cstdio>
+
+#include "catch_session.hpp"  // Catch2 itself: the vit_catch library
 
 int main(int argc, char** argv) {
   int count = 0;
@@ -23,5 +23,5 @@ int main(int argc, char** argv) {
     cudaDeviceProp prop{};
     if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) std::printf("CUDA device 0: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
   }
-  return Catch::Session().run(argc, argv);
+  return vit::testing::run_catch(argc, argv);
 }
