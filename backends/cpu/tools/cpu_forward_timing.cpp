@@ -2,7 +2,8 @@
 // MLP 3072, 4 cls + 4 registers) with RandomWeights. A developer tool, not a test or benchmark:
 //   cpu_forward_timing [threads=2] [reps=10] [sizes=224,512] [--profile]
 // prints the median forward time per size (reps=0: one forward only, e.g. for peak memory); --profile adds time per op (summed over one forward,
-// median forward of the reps). Build (from the repository root):
+// median forward of the reps). VIT_CFG=models/radio/configs/c-radio-v4-so400m.json (any RADIO config) times that model instead of B/16.
+// Build (from the repository root):
 //   g++ -std=c++20 -O3 -march=native -fopenmp -Iinclude -Ibackends/reference/include -Ibackends/cpu/include
 //     -Imodels/radio/include backends/cpu/tools/cpu_forward_timing.cpp -o /tmp/cpu_forward_timing -ldnnl
 #include <time.h>
@@ -99,7 +100,8 @@ int main(int argc, char** argv) {
   vit::cpu::Backend cpu(vit::cpu::Options{threads});
   std::printf("%s\nOMP_NUM_THREADS=%s OPENBLAS_CORETYPE=%s reps=%d\n", cpu.description().c_str(), env("OMP_NUM_THREADS"),
               env("OPENBLAS_CORETYPE"), reps);
-  const auto cfg = radio_b16();
+  const char* cfg_path = std::getenv("VIT_CFG");
+  const auto cfg = cfg_path ? vit::models::radio::Config::load(cfg_path) : radio_b16();
   vit::models::radio::RandomWeights weights(0);
   Profiled prof{cpu, {}};
   vit::models::radio::Model<Profiled> model(prof, cfg, weights);
@@ -111,7 +113,7 @@ int main(int argc, char** argv) {
     model.forward(img);  // warm-up: workspace, primitives
     const double first = std::chrono::duration<double, std::milli>(Clock::now() - w0).count();
     if (reps == 0) {
-      std::printf("%dx%d (%d tokens): one forward %.1f ms (incl. set-up)\n", size, size, (size / 16) * (size / 16) + 8, first);
+      std::printf("%dx%d (%d tokens): one forward %.1f ms (incl. set-up)\n", size, size, (size / cfg.patch_size) * (size / cfg.patch_size) + cfg.num_cls_tokens + cfg.num_registers, first);
       continue;
     }
     std::vector<double> total, cpu_ms;
@@ -126,7 +128,7 @@ int main(int argc, char** argv) {
       for (const auto& [k, v] : prof.ms) per_op[k].push_back(v);
     }
     std::printf("%dx%d (%d tokens): median %.1f ms, min %.1f ms (process CPU time: median %.1f ms)\n", size, size,
-                (size / 16) * (size / 16) + 8, median(total), *std::min_element(total.begin(), total.end()), median(cpu_ms));
+                (size / cfg.patch_size) * (size / cfg.patch_size) + cfg.num_cls_tokens + cfg.num_registers, median(total), *std::min_element(total.begin(), total.end()), median(cpu_ms));
     if (profile)
       for (const auto& [k, v] : per_op) std::printf("  %-32s %8.2f ms\n", k.c_str(), median(v));
   }

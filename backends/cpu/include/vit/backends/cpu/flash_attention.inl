@@ -6,10 +6,22 @@
 //   P^T          = exp2(S^T - m_new[q]),  l = l·exp2(m - m_new) + Σ_key P^T
 //   O^T[c, q]    = O^T · exp2(m - m_new) + V^T · P^T (tile_product, A = packed V read column-wise)
 // so every softmax statistic is a vector over queries. Memory per thread: the head's packed K and
-// V (2·N·hd floats, 528 KiB at N 1032, hd 64) and four tiles (64 KiB at head width 64).
+// V and its task's pre-scaled Q (up to 3·N·hd floats, 792 KiB at N 1032, hd 64) and four tiles
+// (64 KiB at head width 64).
 // A fragment, like micro_kernel.inl: flash_attention.hpp includes both once per instruction set.
 
 inline constexpr int kKeyBlock = 64;
+inline constexpr std::int64_t kPackAhead = 4;  // rows of qkv prefetched ahead of the packing loop
+
+#ifndef VIT_CPU_PREFETCH
+#if defined(__GNUC__) || defined(__clang__)
+#define VIT_CPU_PREFETCH(p) __builtin_prefetch(p)
+#define VIT_CPU_RESTRICT __restrict__
+#else
+#define VIT_CPU_PREFETCH(p) ((void)(p))
+#define VIT_CPU_RESTRICT
+#endif
+#endif
 inline constexpr float kMinLog2 = -100.0f;  // exp2 below this is taken as 2^-100 (~1e-30): avoids denormals
 
 #if VIT_CPU_AVX512
@@ -141,9 +153,11 @@ inline std::int64_t query_groups(std::int64_t heads_total, std::int64_t blocks, 
 
 // out[b, i, h·hd + c] = softmax_j(q_i · k_j / sqrt(hd)) v_j[c] for the fused qkv [batch, n, 3d]
 // (q | k | v per row, each head-major). Parallel with OpenMP over tasks = (batch, head, group of
-// query blocks). A task first packs its head's K and V densely (rows hd floats apart instead of
-// 3d: the head stays in L2 and tiles do not collide in L1 sets; 2·n·hd floats per thread), then
-// for each block of up to 64 queries walks the keys in blocks of kKeyBlock.
+// query blocks). A task first packs its head's K and V and its own queries' Q (scaled) densely,
+// in one pass down the rows of qkv (rows hd floats apart instead of 3d, so that tiles do not
+// collide in L1 sets; up to 3·n·hd floats per thread; reading Q per query block
+// instead, strided and unprefetched, took about 10% of the AVX2 build's time), then for each
+// block of up to 64 queries walks the keys in blocks of kKeyBlock.
 inline void flash_attention(const float* qkv, float* out, std::int64_t batch, std::int64_t n, std::int64_t d, int heads, int threads) {
   const std::int64_t hd = d / heads, ld = 3 * d, heads_total = batch * heads;
   const float q_scale = float(1.0 / std::sqrt(double(hd)) / std::log(2.0));  // scores in the log2 domain
@@ -156,31 +170,54 @@ inline void flash_attention(const float* qkv, float* out, std::int64_t batch, st
 #pragma omp parallel num_threads(threads) if (tasks > 1)
   {
     constexpr int wmax = kMaxVecs * kLanes;
-    Buffer kp(std::size_t(n * hd)), vp(std::size_t(n * hd));
+    Buffer kp(std::size_t(n * hd)), vp(std::size_t(n * hd)), qp(std::size_t(n * hd));
     Buffer qt(std::size_t(hd * wmax)), ot(std::size_t(hd * wmax)), s(std::size_t(kKeyBlock * wmax));
     Buffer m(wmax), l(wmax), alpha(wmax), bmax(wmax);
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t task = 0; task < tasks; ++task) {
       const std::int64_t group = task % groups, bh = task / groups, h = bh % heads, b = bh / heads;
       const float* base = qkv + b * n * ld + h * hd;  // q of token 0; k at +d, v at +2d
+      const std::int64_t blk0 = group * blocks / groups, blk1 = (group + 1) * blocks / groups;
+      // This task's queries: tokens [qa, qb), packed from qp[0].
+      const std::int64_t qa = blk0 * vecs / blocks * kLanes, qb = std::min<std::int64_t>(n, blk1 * vecs / blocks * kLanes);
       for (std::int64_t j = 0; j < n; ++j) {
-        const float *k = base + j * ld + d, *v = k + d;
+        if (j + kPackAhead < n) {  // rows are 3d floats apart: too far for the hardware prefetchers
+          const float* ahead = base + (j + kPackAhead) * ld;
+          const bool with_q = j + kPackAhead >= qa && j + kPackAhead < qb;
+          for (std::int64_t c = 0; c < hd; c += 16) {
+            if (with_q) VIT_CPU_PREFETCH(ahead + c);
+            VIT_CPU_PREFETCH(ahead + d + c);
+            VIT_CPU_PREFETCH(ahead + 2 * d + c);
+          }
+          if (with_q) VIT_CPU_PREFETCH(ahead + hd - 1);
+          VIT_CPU_PREFETCH(ahead + d + hd - 1);
+          VIT_CPU_PREFETCH(ahead + 2 * d + hd - 1);
+        }
+        const float* VIT_CPU_RESTRICT q = base + j * ld;
+        const float* VIT_CPU_RESTRICT k = q + d;
+        const float* VIT_CPU_RESTRICT v = k + d;
+        float* VIT_CPU_RESTRICT kd = kp.data() + j * hd;
+        float* VIT_CPU_RESTRICT vd = vp.data() + j * hd;
         for (std::int64_t c = 0; c < hd; ++c) {  // one loop for both, so that it is not turned into memcpy calls
-          kp[std::size_t(j * hd + c)] = k[c];
-          vp[std::size_t(j * hd + c)] = v[c];
+          kd[c] = k[c];
+          vd[c] = v[c];
+        }
+        if (j >= qa && j < qb) {
+          float* VIT_CPU_RESTRICT qd = qp.data() + (j - qa) * hd;
+          for (std::int64_t c = 0; c < hd; ++c) qd[c] = q[c] * q_scale;
         }
       }
 
-      for (std::int64_t blk = group * blocks / groups; blk < (group + 1) * blocks / groups; ++blk) {
+      for (std::int64_t blk = blk0; blk < blk1; ++blk) {
         const std::int64_t v0 = blk * vecs / blocks, v1 = (blk + 1) * vecs / blocks;
         const int nv = int(v1 - v0), w = nv * kLanes;
         const std::int64_t q0 = v0 * kLanes, nq = std::min<std::int64_t>(n - q0, w);
 
-        // Q^T [hd x w], pre-scaled; lanes past the last query are zero. Rows of q read in order.
+        // Q^T [hd x w] from the packed, pre-scaled Q; lanes past the last query are zero.
         if (nq < w) std::fill(qt.begin(), qt.begin() + hd * w, 0.0f);
         for (std::int64_t i = 0; i < nq; ++i) {
-          const float* q = base + (q0 + i) * ld;
-          for (std::int64_t c = 0; c < hd; ++c) qt[std::size_t(c * w + i)] = q[c] * q_scale;
+          const float* q = qp.data() + (q0 - qa + i) * hd;
+          for (std::int64_t c = 0; c < hd; ++c) qt[std::size_t(c * w + i)] = q[c];
         }
         std::fill(ot.begin(), ot.begin() + hd * w, 0.0f);
         std::fill(m.begin(), m.end(), -1e30f);
