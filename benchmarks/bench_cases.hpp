@@ -229,10 +229,10 @@ void bench_attention(benchmark::State& st, BackendSpec<B> spec, std::int64_t n, 
     auto b = spec.make(p);
     auto qkv = b->upload(random_tensor(Shape{batch, n, 3 * d}, 4));
     auto out = b->alloc(Shape{batch, n, d});
-    b->attention(qkv, heads, out);
+    b->attention(qkv, heads, default_attention_scale(d / heads), out);
     b->synchronize();
     for (auto _ : st) {
-      b->attention(qkv, heads, out);
+      b->attention(qkv, heads, default_attention_scale(d / heads), out);
       b->synchronize();
     }
     st.counters["head_dim"] = double(d / heads);

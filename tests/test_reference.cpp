@@ -1,4 +1,9 @@
 // The reference backend against the official PyTorch outputs.
+#include <algorithm>
+#include <cmath>
+#include <utility>
+#include <vector>
+
 #include "fixture_check.hpp"
 #include "radio_v4_check.hpp"
 #include "vit/nn/position.hpp"
@@ -54,9 +59,9 @@ TEST_CASE("reference ops reject bad shapes with the shared one-line messages") {
   CHECK(message([&] { b.layer_norm(t(Shape{2, 8}), t(Shape{8}), t(Shape{7}), 1e-6f, ln); }) ==
         "reference layer_norm bias: expected 8 values (as the weight [8]), got [7]");
   auto out = t(Shape{1, 5, 8});
-  CHECK(message([&] { b.attention(t(Shape{1, 5, 25}), 1, out); }) == "reference attention input: expected [B, N, 3D], got [1, 5, 25]");
-  CHECK(message([&] { b.attention(t(Shape{1, 5, 24}), 3, out); }) == "reference attention: width 8 is not divisible by 3 heads");
-  CHECK(message([&] { b.attention(t(Shape{1, 6, 24}), 2, out); }) == "reference attention output: expected shape [1, 6, 8], got [1, 5, 8]");
+  CHECK(message([&] { b.attention(t(Shape{1, 5, 25}), 1, 0.5f, out); }) == "reference attention input: expected [B, N, 3D], got [1, 5, 25]");
+  CHECK(message([&] { b.attention(t(Shape{1, 5, 24}), 3, 0.5f, out); }) == "reference attention: width 8 is not divisible by 3 heads");
+  CHECK(message([&] { b.attention(t(Shape{1, 6, 24}), 2, 0.5f, out); }) == "reference attention output: expected shape [1, 6, 8], got [1, 5, 8]");
   auto patches = t(Shape{4, 3 * 16 * 16});
   CHECK(message([&] { b.im2patch(t(Shape{1, 3, 32, 32}), 16, t(Shape{2}), t(Shape{3}), patches); }) ==
         "reference im2patch: mean/std must have 3 values, got [2] and [3]");
@@ -81,6 +86,53 @@ TEST_CASE("precision: one name parser and one refusal, the same for every backen
   } catch (const vit::Error& e) {
     CHECK(e.kind() == vit::ErrorKind::unsupported);
     CHECK(std::string(e.what()) == "reference backend: precision fp16 is not supported (supported: fp32)");
+  }
+}
+
+// attention(qkv, heads, scale) against a plain double-precision softmax written out here.
+TEST_CASE("reference attention applies its scale: against a double-precision host softmax") {
+  using namespace vit;
+  reference::Backend b;
+  struct Case { std::int64_t batch, n; int heads; std::int64_t hd; float scale; };
+  std::uint32_t seed = 40;
+  for (Case c : {Case{2, 7, 2, 8, default_attention_scale(8)}, Case{1, 33, 3, 16, 0.05f}, Case{2, 19, 1, 64, 0.05f}, Case{1, 12, 2, 4, 1.0f},
+                 Case{1, 1, 1, 3, 1.0f}}) {
+    INFO("B=" << c.batch << " N=" << c.n << " heads=" << c.heads << " head_dim=" << c.hd << " scale=" << c.scale);
+    const std::int64_t d = c.heads * c.hd;
+    const HostTensor qkv = testing::random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
+    auto at = [&](std::int64_t bi, std::int64_t tok, int part, std::int64_t h, std::int64_t k) {
+      return double(qkv.data[std::size_t(((bi * c.n + tok) * 3 + part) * d + h * c.hd + k)]);
+    };
+    HostTensor want(Shape{c.batch, c.n, d});
+    for (std::int64_t bi = 0; bi < c.batch; ++bi)
+      for (std::int64_t h = 0; h < c.heads; ++h)
+        for (std::int64_t i = 0; i < c.n; ++i) {
+          std::vector<double> w(std::size_t(c.n));
+          for (std::int64_t j = 0; j < c.n; ++j)
+            for (std::int64_t k = 0; k < c.hd; ++k) w[std::size_t(j)] += double(c.scale) * at(bi, i, 0, h, k) * at(bi, j, 1, h, k);
+          const double mx = *std::max_element(w.begin(), w.end());
+          double sum = 0;
+          for (double& v : w) sum += (v = std::exp(v - mx));
+          for (std::int64_t k = 0; k < c.hd; ++k) {
+            double o = 0;
+            for (std::int64_t j = 0; j < c.n; ++j) o += w[std::size_t(j)] / sum * at(bi, j, 2, h, k);
+            want.data[std::size_t((bi * c.n + i) * d + h * c.hd + k)] = float(o);
+          }
+        }
+    auto out = b.alloc(Shape{c.batch, c.n, d});
+    b.attention(b.upload(qkv), c.heads, c.scale, out);
+    VIT_CHECK_CLOSE(b.download(out), want, (testing::Tolerance{1e-6f, 1e-6f}));
+  }
+  // A bad scale: an argument error with a one-line message.
+  auto qkv = b.alloc(Shape{1, 5, 24}), out = b.alloc(Shape{1, 5, 8});
+  for (auto [scale, text] : {std::pair{0.0f, "0"}, std::pair{-2.0f, "-2"}, std::pair{NAN, "nan"}, std::pair{INFINITY, "inf"}}) {
+    try {
+      b.attention(qkv, 2, scale, out);
+      FAIL_CHECK("scale " << text << " accepted");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::argument);
+      CHECK(std::string(e.what()) == std::string("reference attention: scale must be finite and > 0, got ") + text);
+    }
   }
 }
 

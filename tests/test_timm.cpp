@@ -87,6 +87,27 @@ TEST_CASE("a fixed-size timm model refuses another input size") {
   CHECK_THROWS_WITH(model.forward(HostTensor(Shape{1, 3, 32, 64})), Catch::Contains("fixed 64x64 input, got 32x64"));
 }
 
+TEST_CASE("Architecture::attention_scale reaches every attention (blocks and attention pooling)") {
+  reference::Backend b;
+  auto snap = models::timm::open_snapshot(testing::timm_dir("siglip"));
+  CHECK(snap.architecture.attention_scale == 0);  // timm's default: 1/sqrt(head_dim)
+  const HostTensor x = testing::random_tensor(Shape{1, 3, 64, 64}, 3, 0.5f, 0.2f);
+  auto run = [&](float scale, int depth) {
+    Architecture a = snap.architecture;
+    a.attention_scale = scale;
+    a.depth = depth;  // 0: only the attention pooling attends
+    return Model<reference::Backend>(b, a, *snap.weights).forward(x);
+  };
+  const int depth = snap.architecture.depth;
+  const HostOutput base = run(0, depth), same = run(default_attention_scale(snap.architecture.head_dim()), depth), other = run(0.05f, depth);
+  CHECK(same.summary.data == base.summary.data);
+  CHECK(same.features.data == base.features.data);
+  CHECK(other.features.data != base.features.data);
+  CHECK(run(0.05f, 0).summary.data != run(0, 0).summary.data);
+  CHECK_THROWS_WITH(run(-1.0f, depth), Catch::Contains("attention_scale must be finite and >= 0"));
+  CHECK_THROWS_WITH(run(NAN, depth), Catch::Contains("attention_scale must be finite and >= 0"));
+}
+
 TEST_CASE("reference backend matches timm") {
   reference::Backend b;
   testing::check_timm_fixtures(b);

@@ -110,8 +110,9 @@ Result bench_attention(Precision p, cuda::detail::AttentionKernel kernel, int ba
   for (std::size_t i = 0; i < qkv.data.size(); ++i) qkv.data[i] = float(int(i % 29) - 14) * 0.05f;
   auto x = b.upload(qkv);
   auto out = b.alloc(Shape{batch, n, d});
-  b.attention(x, heads, out);
-  auto [med, mn] = time_ms(b, [&] { b.attention(x, heads, out); }, 2, repeats);
+  const float scale = default_attention_scale(hd);
+  b.attention(x, heads, scale, out);
+  auto [med, mn] = time_ms(b, [&] { b.attention(x, heads, scale, out); }, 2, repeats);
   cuda::detail::set_attention_kernel(saved);
   const std::string kname = p == Precision::fp32 ? "fp32" : to_string(kernel);
   Result r{"attention " + kname + " B=" + std::to_string(batch) + " N=" + std::to_string(n) + " heads=" + std::to_string(heads) + " hd=" + std::to_string(hd),

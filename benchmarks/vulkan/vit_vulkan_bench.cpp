@@ -85,7 +85,8 @@ struct OpBench {
   double attention(std::int64_t n, int heads, std::int64_t d) {
     auto qkv = b.upload(bench::random_tensor(Shape{1, n, 3 * d}, 7));
     auto o = b.alloc(Shape{1, n, d});
-    return bench::median_op_ms(b, [&] { b.attention(qkv, heads, o); }, iters);
+    const float scale = default_attention_scale(d / heads);
+    return bench::median_op_ms(b, [&] { b.attention(qkv, heads, scale, o); }, iters);
   }
   double im2patch(int size) {
     auto img = b.upload(bench::random_tensor(Shape{1, 3, size, size}, 8, 0.0f, 1.0f));

@@ -8,6 +8,7 @@
 //   patch tokens = patch embedding + the position table resampled to the grid by `position`
 #pragma once
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -89,6 +90,7 @@ struct Architecture {
   int embed_dim = 768;         // D
   int depth = 12;              // L
   int num_heads = 12;
+  float attention_scale = 0;   // the factor on q·kᵀ before the softmax; 0: 1/sqrt(head_dim)
   int mlp_hidden = 3072;       // H
   MlpKind mlp = MlpKind::plain;
   Activation mlp_act = Activation::gelu;
@@ -147,6 +149,9 @@ struct Architecture {
   static constexpr std::int64_t kMaxParameters = 4'000'000'000;
 
   int num_prefix_tokens() const { return num_cls_tokens + num_registers; }
+  int head_dim() const { return embed_dim / num_heads; }
+  // The scale every attention of the model (blocks and attention pooling) applies to q·kᵀ.
+  float qk_scale() const { return attention_scale > 0 ? attention_scale : default_attention_scale(head_dim()); }
 
   // Bytes of the fp32 workspace one forward of a [batch, 3, height, width] input allocates (what
   // vit::Model checks against kMaxActivationBytes before allocating anything).
@@ -192,6 +197,8 @@ struct Architecture {
     need(patch_size > 0 && patch_size <= 64, "patch_size must be in [1, 64], got " + std::to_string(patch_size));
     need(embed_dim > 0 && num_heads > 0 && embed_dim % num_heads == 0,
          "embed_dim " + std::to_string(embed_dim) + " must be a positive multiple of num_heads " + std::to_string(num_heads));
+    need(std::isfinite(attention_scale) && attention_scale >= 0,
+         "attention_scale must be finite and >= 0 (0: 1/sqrt(head_dim)), got " + std::to_string(attention_scale));
     need(depth >= 0 && depth <= kMaxDepth, "depth must be in [0, " + std::to_string(kMaxDepth) + "], got " + std::to_string(depth));
     need(mlp_hidden > 0, "mlp_hidden must be positive, got " + std::to_string(mlp_hidden));
     need(embed_dim <= kMaxDim && mlp_hidden <= kMaxDim * 8 && pool_mlp_hidden <= kMaxDim * 8,

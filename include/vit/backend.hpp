@@ -16,9 +16,10 @@
 //                                     y = (accumulate ? y : 0) + act(x W^T + b)
 //   layer_norm(x [M,D], g [D], b [D], eps, y [M,D])
 //                                     y = (x - mean) / sqrt(var + eps) * g + b   (biased var)
-//   attention(qkv [B,N,3D], heads, out [B,N,D])
-//                                     softmax(q k^T / sqrt(D/heads)) v per head; qkv rows hold
-//                                     q | k | v, each head-major (timm's fused qkv layout)
+//   attention(qkv [B,N,3D], heads, scale, out [B,N,D])
+//                                     softmax(scale · q k^T) v per head; qkv rows hold q | k | v,
+//                                     each head-major (timm's fused qkv layout); scale > 0, finite
+//                                     (ViTs use default_attention_scale(D/heads) = 1/sqrt(D/heads))
 //   im2patch(img [B,C,H,W], p, mean [C], std [C], out [B*(H/p)*(W/p), C*p*p])
 //                                     (img - mean[c]) / std[c], patch (gy,gx) -> row gy*(W/p)+gx,
 //                                     column c*p*p + ky*p + kx
@@ -64,6 +65,9 @@ inline double activate(Activation a, double x) {
   }
   return x;
 }
+
+// The usual factor on q·kᵀ before the softmax: 1/sqrt(head_dim).
+inline float default_attention_scale(std::int64_t head_dim) { return float(1.0 / std::sqrt(double(head_dim))); }
 
 // Arithmetic precision a backend is asked to use for matrix products and attention.
 // fp32 is the default and the exact path; the others are opt-in (LayerNorm/softmax statistics
@@ -116,7 +120,7 @@ concept Backend = requires(B& b, const typename B::Tensor& x, typename B::Tensor
   { b.make_linear(h, &h) } -> std::same_as<typename B::Linear>;
   b.linear(lin, x, y, act, true);
   b.layer_norm(x, x, x, 1e-6f, y);
-  b.attention(x, 1, y);
+  b.attention(x, 1, 1.0f, y);
   b.im2patch(x, 16, x, x, y);
   b.assemble_tokens(x, x, x, y);
   b.gather_tokens(x, idx, y);

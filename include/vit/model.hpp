@@ -107,6 +107,7 @@ struct AttentionPool {
   LayerNorm<B> norm;
   Mlp<B> mlp;
   int heads = 1;
+  float scale = 0;  // on q·kᵀ, set by the model (Architecture::qk_scale); 0 is refused by the op
 
   struct Workspace {
     typename B::Tensor kv, attn;  // [B, N, 2D], [B, 1, D]
@@ -116,7 +117,7 @@ struct AttentionPool {
   // h [B, N, D] -> out [B, 1, D]
   void forward(B& b, const typename B::Tensor& h, Workspace& ws, typename B::Tensor& out) const {
     kv(b, h, ws.kv);
-    cross_attention(b, query, ws.kv, heads, ws.attn);
+    cross_attention(b, query, ws.kv, heads, scale, ws.attn);
     proj(b, ws.attn, out);
     norm(b, out, ws.mlp.normed);
     mlp.add_to(b, ws.mlp.normed, out, ws.mlp);
@@ -493,7 +494,7 @@ class Model {
     }
     nn::Block<B> blk{layer_norm(w, k + "norm1", d, a.norm_eps),
                      layer_norm(w, k + "norm2", d, a.norm_eps),
-                     {linear(w, k + "attn.qkv", 3 * d, d, nullptr, a.qkv_bias), linear(w, k + "attn.proj", d, d, ls1 ? &*ls1 : nullptr), a.num_heads},
+                     {linear(w, k + "attn.qkv", 3 * d, d, nullptr, a.qkv_bias), linear(w, k + "attn.proj", d, d, ls1 ? &*ls1 : nullptr), a.num_heads, a.qk_scale()},
                      {linear(w, k + "mlp.fc1", a.mlp == MlpKind::swiglu ? 2 * m : m, d), linear(w, k + "mlp.fc2", d, m, ls2 ? &*ls2 : nullptr),
                       std::nullopt, a.mlp, a.mlp_act}};
     if (a.mlp_norm) blk.mlp.norm = layer_norm(w, k + "mlp.norm", m, a.mlp_norm_eps);
@@ -518,7 +519,8 @@ class Model {
             layer_norm(w, k + "norm", d, arch_.norm_eps),
             {linear(w, k + "mlp.fc1", arch_.pool_mlp_hidden, d), linear(w, k + "mlp.fc2", d, arch_.pool_mlp_hidden), std::nullopt, MlpKind::plain,
              arch_.mlp_act},
-            arch_.num_heads};
+            arch_.num_heads,
+            arch_.qk_scale()};
   }
 
   // PHI-S: (x - mean) @ tx^T  ==  x @ tx^T + (-(tx @ mean)): one linear layer with a folded bias.

@@ -1,12 +1,15 @@
 // Argument and shape validation of the vit::Backend ops, shared by every backend so that all of
 // them accept the same inputs and reject bad ones with the same one-line messages. Each function
 // takes the backend's name (the message prefix: "cpu attention input: expected [B, N, 3D], got
-// [1, 5, 25]"), the shapes and arguments of one op, throws vit::Error (ErrorKind::shape) on the
-// first problem, and returns the sizes the op derives from them. Limits of one backend only (CUDA's
-// 32-bit grid sizes, Vulkan's head dim) stay in that backend. Plain C++20: nvcc compiles it too.
+// [1, 5, 25]"), the shapes and arguments of one op, throws vit::Error (ErrorKind::shape; argument
+// for a bad value such as attention's scale) on the first problem, and returns the sizes the op
+// derives from them. Limits of one backend only (CUDA's 32-bit grid sizes, Vulkan's head dim) stay
+// in that backend. Plain C++20: nvcc compiles it too.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <span>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +20,12 @@ namespace vit {
 
 namespace detail {
 inline std::string op_label(std::string_view backend, const char* what) { return std::string(backend) + " " + what; }
+// A float as in a message: "0.125", "nan", "-inf".
+inline std::string float_str(float v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
 // Rows of a [..., width] tensor (0 when width is 0).
 inline std::int64_t rows_of(const Shape& x, std::int64_t width) { return width == 0 ? 0 : x.numel() / width; }
 // Throws "<backend> <what>: expected last dimension <width>, got <x>" unless x is [..., width].
@@ -59,13 +68,20 @@ inline LayerNormDims check_layer_norm(std::string_view backend, const Shape& x, 
   return {detail::rows_of(x, d), d};
 }
 
+// The factor on q·kᵀ of attention and cross_attention (`op`): finite and > 0 (ErrorKind::argument).
+inline void check_attention_scale(std::string_view backend, const char* op, float scale) {
+  check(std::isfinite(scale) && scale > 0, ErrorKind::argument,
+        detail::op_label(backend, op) + ": scale must be finite and > 0, got " + detail::float_str(scale));
+}
+
 struct AttentionDims { std::int64_t batch, n, d, head_dim; };
-// attention: qkv is [B, N, 3D]; heads > 0 divides D; out is [B, N, D].
-inline AttentionDims check_attention(std::string_view backend, const Shape& qkv, int heads, const Shape& out) {
+// attention: qkv is [B, N, 3D]; heads > 0 divides D; scale is finite and > 0; out is [B, N, D].
+inline AttentionDims check_attention(std::string_view backend, const Shape& qkv, int heads, float scale, const Shape& out) {
   check(qkv.rank() == 3 && qkv[2] % 3 == 0, ErrorKind::shape, detail::op_label(backend, "attention input") + ": expected [B, N, 3D], got " + qkv.str());
   const std::int64_t batch = qkv[0], n = qkv[1], d = qkv[2] / 3;
   check(heads > 0 && d % heads == 0, ErrorKind::shape,
         detail::op_label(backend, "attention") + ": width " + std::to_string(d) + " is not divisible by " + std::to_string(heads) + " heads");
+  check_attention_scale(backend, "attention", scale);
   expect_shape(out, Shape{batch, n, d}, detail::op_label(backend, "attention output"));
   return {batch, n, d, d / heads};
 }

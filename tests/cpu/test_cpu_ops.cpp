@@ -42,11 +42,11 @@ TEST_CASE("cpu backend reports itself") {
 // Runs the portable, AVX2 and AVX-512 builds of the attention kernel (those this CPU has; a
 // warning names the ones it lacks) on qkv and compares each with want.
 static void check_every_attention_build(const HostTensor& qkv, const HostTensor& want, std::int64_t batch, std::int64_t n, std::int64_t d,
-                                 int heads, int threads) {
+                                        int heads, float scale, int threads) {
   auto run = [&](const char* build, auto kernel) {
     INFO("attention build " << build);
     HostTensor got(want.shape);
-    kernel(qkv.data.data(), got.data.data(), batch, n, d, heads, threads);
+    kernel(qkv.data.data(), got.data.data(), batch, n, d, heads, scale, threads);
     VIT_CHECK_CLOSE(got, want, testing::Tolerance{});
   };
   run("portable", cpu::kernel::portable::flash_attention);
@@ -79,12 +79,27 @@ TEST_CASE("cpu attention across its tile boundaries") {
     HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, c.stddev);
     auto ob = b.alloc(Shape{c.batch, c.n, d});
     auto orf = ref.alloc(Shape{c.batch, c.n, d});
-    b.attention(b.upload(qkv), c.heads, ob);
-    ref.attention(ref.upload(qkv), c.heads, orf);
+    b.attention(b.upload(qkv), c.heads, default_attention_scale(c.hd), ob);
+    ref.attention(ref.upload(qkv), c.heads, default_attention_scale(c.hd), orf);
     const HostTensor want = ref.download(orf);
     VIT_CHECK_CLOSE(b.download(ob), want, testing::Tolerance{});
     // Every build of the kernel this CPU can run, whichever the dispatcher picks.
-    check_every_attention_build(qkv, want, c.batch, c.n, d, c.heads, threads);
+    check_every_attention_build(qkv, want, c.batch, c.n, d, c.heads, default_attention_scale(c.hd), threads);
+  }
+}
+
+TEST_CASE("cpu attention with an explicit scale, every kernel build") {
+  // 0.05 and 1.0 are far from 1/sqrt(hd) at these head dims; the logits' spread stays near 1.
+  reference::Backend ref;
+  struct Case { std::int64_t batch, n; int heads; std::int64_t hd; float scale, stddev; };
+  std::uint32_t seed = 500;
+  for (Case c : {Case{2, 70, 2, 64, 0.05f, 1.5f}, Case{1, 97, 1, 80, 0.05f, 1.5f}, Case{1, 130, 3, 8, 1.0f, 0.7f}, Case{1, 17, 1, 5, 1.0f, 0.7f}}) {
+    INFO("attention B=" << c.batch << " N=" << c.n << " heads=" << c.heads << " head_dim=" << c.hd << " scale=" << c.scale);
+    const std::int64_t d = c.heads * c.hd;
+    const HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, c.stddev);
+    auto orf = ref.alloc(Shape{c.batch, c.n, d});
+    ref.attention(ref.upload(qkv), c.heads, c.scale, orf);
+    check_every_attention_build(qkv, ref.download(orf), c.batch, c.n, d, c.heads, c.scale, 2);
   }
 }
 
@@ -102,9 +117,9 @@ TEST_CASE("cpu attention at head dims 64, 72, 80: global, ViTDet windows, odd N,
     const std::int64_t d = c.heads * c.hd;
     HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
     auto orf = ref.alloc(Shape{c.batch, c.n, d});
-    ref.attention(ref.upload(qkv), c.heads, orf);
+    ref.attention(ref.upload(qkv), c.heads, default_attention_scale(c.hd), orf);
     const HostTensor want = ref.download(orf);
-    check_every_attention_build(qkv, want, c.batch, c.n, d, c.heads, threads);
+    check_every_attention_build(qkv, want, c.batch, c.n, d, c.heads, default_attention_scale(c.hd), threads);
   }
 }
 
@@ -246,11 +261,11 @@ TEST_CASE("cpu backend rejects bad shapes with vit::Error") {
   }
   SECTION("attention") {
     auto out = t(Shape{1, 5, 8});
-    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 5, 25}), 1, out), Error, Catch::Predicate<Error>(is_shape_error));
-    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 5, 24}), 3, out), Error, Catch::Predicate<Error>(is_shape_error));
-    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 5, 24}), 0, out), Error, Catch::Predicate<Error>(is_shape_error));
-    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 6, 24}), 2, out), Error, Catch::Predicate<Error>(is_shape_error));
-    CHECK_THROWS_MATCHES(b.attention(t(Shape{5, 24}), 2, out), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 5, 25}), 1, 0.5f, out), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 5, 24}), 3, 0.5f, out), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 5, 24}), 0, 0.5f, out), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.attention(t(Shape{1, 6, 24}), 2, 0.5f, out), Error, Catch::Predicate<Error>(is_shape_error));
+    CHECK_THROWS_MATCHES(b.attention(t(Shape{5, 24}), 2, 0.5f, out), Error, Catch::Predicate<Error>(is_shape_error));
   }
   SECTION("layer_norm, im2patch, resample, tokens, copies") {
     auto y = t(Shape{2, 8});

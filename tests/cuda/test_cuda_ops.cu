@@ -64,7 +64,7 @@ TEST_CASE("cuda ops reject bad shapes with a shape error", "[errors]") {
   }
   auto qkv = b.alloc(Shape{1, 4, 9});
   auto out = b.alloc(Shape{1, 4, 3});
-  CHECK_THROWS_AS(b.attention(qkv, 2, out), Error);
+  CHECK_THROWS_AS(b.attention(qkv, 2, 0.5f, out), Error);
   std::vector<std::int64_t> idx{0, 7};
   auto h = b.alloc(Shape{1, 4, 3});
   auto g = b.alloc(Shape{1, 2, 3});
@@ -93,7 +93,7 @@ TEST_CASE("cuda head dims above the fused kernels' range are refused cleanly", "
   auto qkv = b.alloc(Shape{1, 2, 3 * 264});
   auto out = b.alloc(Shape{1, 2, 264});
   try {
-    b.attention(qkv, 1, out);
+    b.attention(qkv, 1, 0.5f, out);
     FAIL("head dim 264 accepted");
   } catch (const Error& e) {
     CHECK(e.kind() == ErrorKind::unsupported);
@@ -102,7 +102,8 @@ TEST_CASE("cuda head dims above the fused kernels' range are refused cleanly", "
 
 // Both bf16/fp16 tensor-core attention kernels (v1: attention_mma_kernel, v2: flash_attention_kernel)
 // against the reference: tile edges (N = 1, 17, 64, 65), C-RADIO 512x512 (N = 1032) and 1024x1024
-// (N = 4104), the model head dims 64, 72, 80, 128, and one head dim per other v2 padding (8..120).
+// (N = 4104), the model head dims 64, 72, 80, 128, one head dim per other v2 padding (8..120), and
+// scales other than 1/sqrt(hd).
 TEST_CASE("cuda attention kernels v1 and v2 match the reference in bf16 and fp16", "[attention]") {
   using namespace vit;
   using cuda::detail::AttentionKernel;
@@ -110,12 +111,13 @@ TEST_CASE("cuda attention kernels v1 and v2 match the reference in bf16 and fp16
   cuda::Backend bf = make(Precision::bf16);
   cuda::Backend fp = make(Precision::fp16);
   reference::Backend ref;
-  struct Case { std::int64_t batch, n; int heads; std::int64_t hd; };
+  struct Case { std::int64_t batch, n; int heads; std::int64_t hd; float scale = 0; };  // 0: 1/sqrt(hd)
   std::vector<Case> cases;
   for (std::int64_t n : {1, 17, 64, 65, 1032})
     for (std::int64_t hd : {64, 72, 80, 128}) cases.push_back({2, n, 2, hd});
   for (Case c : {Case{2, 4104, 1, 80}, Case{2, 5, 2, 8}, Case{1, 67, 3, 16}, Case{2, 129, 2, 24}, Case{1, 300, 2, 40},
-                 Case{1, 200, 1, 88}, Case{1, 130, 2, 96}, Case{1, 257, 1, 120}})
+                 Case{1, 200, 1, 88}, Case{1, 130, 2, 96}, Case{1, 257, 1, 120}, Case{2, 65, 2, 64, 0.05f}, Case{1, 130, 2, 80, 0.05f},
+                 Case{1, 67, 3, 16, 0.1f}})
     cases.push_back(c);
   struct Run { cuda::Backend* b; const char* precision; vit::testing::Tolerance tol; AttentionKernel kernel; double max_abs = 0; };
   std::vector<Run> runs{{&bf, "bf16", {6e-2f, 3e-2f}, AttentionKernel::v1}, {&bf, "bf16", {6e-2f, 3e-2f}, AttentionKernel::v2},
@@ -123,16 +125,17 @@ TEST_CASE("cuda attention kernels v1 and v2 match the reference in bf16 and fp16
   std::uint32_t seed = 1000;
   for (Case c : cases) {
     const std::int64_t d = c.heads * c.hd;
+    const float scale = c.scale > 0 ? c.scale : default_attention_scale(c.hd);
     HostTensor qkv = vit::testing::random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
     auto orf = ref.alloc(Shape{c.batch, c.n, d});
-    ref.attention(ref.upload(qkv), c.heads, orf);
+    ref.attention(ref.upload(qkv), c.heads, scale, orf);
     const HostTensor want = ref.download(orf);
     for (Run& r : runs) {
       cuda::detail::set_attention_kernel(r.kernel);
       INFO("attention " << to_string(r.kernel) << " " << r.precision << " B=" << c.batch << " N=" << c.n << " heads=" << c.heads
-                        << " head_dim=" << c.hd);
+                        << " head_dim=" << c.hd << " scale=" << scale);
       auto ob = r.b->alloc(Shape{c.batch, c.n, d});
-      r.b->attention(r.b->upload(qkv), c.heads, ob);
+      r.b->attention(r.b->upload(qkv), c.heads, scale, ob);
       const HostTensor got = r.b->download(ob);
       double max_abs = 0;
       const double ratio = vit::testing::worst_ratio(got, want, r.tol, &max_abs);

@@ -103,9 +103,40 @@ void check_ops_against_reference(B& b, Tolerance tol = {}) {
       HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
       auto ob = b.alloc(Shape{c.batch, c.n, d});
       auto orf = ref.alloc(Shape{c.batch, c.n, d});
-      b.attention(b.upload(qkv), c.heads, ob);
-      ref.attention(ref.upload(qkv), c.heads, orf);
+      b.attention(b.upload(qkv), c.heads, default_attention_scale(c.hd), ob);
+      ref.attention(ref.upload(qkv), c.heads, default_attention_scale(c.hd), orf);
       VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), tol);
+    }
+  }
+
+  SECTION("attention with an explicit scale") {
+    // Scales far from 1/sqrt(hd) (0.125 at 64, 0.35 at 8, 0.41 at 6): a kernel that ignores the
+    // argument fails. Inputs keep the logits' spread near 1 (std = scale · stddev² · sqrt(hd)).
+    struct Case { std::int64_t batch, n; int heads; std::int64_t hd; float scale, stddev; };
+    for (Case c : {Case{2, 37, 2, 64, 0.05f, 1.5f}, Case{1, 130, 2, 8, 1.0f, 0.7f}, Case{1, 40, 1, 72, 0.05f, 1.5f},
+                   Case{2, 17, 3, 6, 1.0f, 0.7f}}) {
+      INFO("attention B=" << c.batch << " N=" << c.n << " heads=" << c.heads << " head_dim=" << c.hd << " scale=" << c.scale);
+      const std::int64_t d = c.heads * c.hd;
+      HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, c.stddev);
+      auto ob = b.alloc(Shape{c.batch, c.n, d});
+      auto orf = ref.alloc(Shape{c.batch, c.n, d});
+      b.attention(b.upload(qkv), c.heads, c.scale, ob);
+      ref.attention(ref.upload(qkv), c.heads, c.scale, orf);
+      VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), tol);
+    }
+    // A scale that is not finite or not positive is refused (ErrorKind::argument, one line).
+    auto qkv = b.alloc(Shape{1, 3, 12});
+    auto out = b.alloc(Shape{1, 3, 4});
+    for (float bad : {0.0f, -0.5f, NAN, INFINITY}) {
+      INFO("scale " << bad);
+      try {
+        b.attention(qkv, 2, bad, out);
+        FAIL_CHECK("accepted");
+      } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::argument);
+        CHECK(std::string(e.what()).find("attention: scale must be finite and > 0, got ") != std::string::npos);
+        CHECK(std::string(e.what()).find('\n') == std::string::npos);
+      }
     }
   }
 

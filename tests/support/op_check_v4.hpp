@@ -57,8 +57,8 @@ void check_attention_head_dims(B& b, Tolerance tol = {}) {
     const HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
     auto ob = b.alloc(Shape{c.batch, c.n, d});
     auto orf = ref.alloc(Shape{c.batch, c.n, d});
-    b.attention(b.upload(qkv), c.heads, ob);
-    ref.attention(ref.upload(qkv), c.heads, orf);
+    b.attention(b.upload(qkv), c.heads, default_attention_scale(c.hd), ob);
+    ref.attention(ref.upload(qkv), c.heads, default_attention_scale(c.hd), orf);
     VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), tol);
   }
 }

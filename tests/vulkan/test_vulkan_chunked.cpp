@@ -78,13 +78,13 @@ TEST_CASE("vulkan chunked dispatches equal the unchunked run exactly") {
   const HostTensor qkv = testing::random_tensor(Shape{2, 150, 3 * 64}, 10, 0.0f, 1.5f);
   check_same("attention B=2 N=150 (queries and keys chunked)", [&](vulkan::Backend& b) {
     auto ob = b.alloc(Shape{2, 150, 64});
-    b.attention(b.upload(qkv), 2, ob);
+    b.attention(b.upload(qkv), 2, default_attention_scale(32), ob);
     return b.download(ob);
   });
   const HostTensor qkv6 = testing::random_tensor(Shape{2, 700, 18}, 11);
   check_same("attention head dim 6 (scalar kernel, per batch element)", [&](vulkan::Backend& b) {
     auto ob = b.alloc(Shape{2, 700, 6});
-    b.attention(b.upload(qkv6), 1, ob);
+    b.attention(b.upload(qkv6), 1, default_attention_scale(6), ob);
     return b.download(ob);
   });
   const HostTensor img = testing::random_tensor(Shape{2, 3, 64, 96}, 12), mean(Shape{3}, {0.4f, 0.5f, 0.6f}), sd(Shape{3}, {0.2f, 0.3f, 0.25f});
@@ -111,7 +111,7 @@ TEST_CASE("vulkan chunked dispatches equal the unchunked run exactly") {
       auto ob = b.alloc(Shape{2, 150, 64});
       return dispatches(b, [&](vulkan::Backend& bb) {
         bb.linear(l, xb, yb, Activation::none, false);
-        bb.attention(ab, 2, ob);
+        bb.attention(ab, 2, default_attention_scale(32), ob);
       });
     };
     CHECK(run(whole) == 2);
@@ -137,7 +137,7 @@ TEST_CASE("vulkan: what cannot be chunked under the binding limit is a clear uns
   CHECK(ln.find("layer_norm") != std::string::npos);
   CHECK(ln.find("VIT_VULKAN_MAX_BINDING_BYTES") != std::string::npos);
   auto qkv = b.alloc(Shape{1, 200, 18}), o = b.alloc(Shape{1, 200, 6});  // scalar kernel: one batch element is 14 KiB
-  CHECK(message_of([&] { b.attention(qkv, 1, o); }).find("one batch element") != std::string::npos);
+  CHECK(message_of([&] { b.attention(qkv, 1, default_attention_scale(6), o); }).find("one batch element") != std::string::npos);
   try {
     vulkan::Backend tiny(capped(100));
     FAIL("a cap under 4096 bytes was accepted");

@@ -63,7 +63,7 @@ TEST_CASE("vulkan: bad shapes are shape errors") {
   CHECK(kind_of([&] { b.linear(l, x, y, Activation::none, false); }) == ErrorKind::shape);
   auto qkv = b.alloc(Shape{1, 3, 12});
   auto out = b.alloc(Shape{1, 3, 4});
-  CHECK(kind_of([&] { b.attention(qkv, 3, out); }) == ErrorKind::shape);
+  CHECK(kind_of([&] { b.attention(qkv, 3, 0.5f, out); }) == ErrorKind::shape);
   std::vector<std::int64_t> idx{5};
   auto h = b.alloc(Shape{1, 3, 4});
   auto g = b.alloc(Shape{1, 1, 4});

@@ -90,7 +90,7 @@ TEST_CASE("vulkan fp16: attention with a head dim not a multiple of 4 runs in fp
   const HostTensor qkv = testing::random_tensor(Shape{2, 37, 3 * 12}, 21);  // 2 heads of dim 6
   auto run = [&](vulkan::Backend& b) {
     auto ob = b.alloc(Shape{2, 37, 12});
-    b.attention(b.upload(qkv), 2, ob);
+    b.attention(b.upload(qkv), 2, default_attention_scale(6), ob);
     return b.download(ob);
   };
   vulkan::Backend b16(fp16_options()), b32(testing::vulkan_test_options());

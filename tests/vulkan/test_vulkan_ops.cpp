@@ -66,8 +66,8 @@ TEST_CASE("vulkan attention with a head dim that is not a multiple of 4 (scalar 
   HostTensor qkv = testing::random_tensor(Shape{batch, n, 3 * d}, 21);
   auto ob = b.alloc(Shape{batch, n, d});
   auto orf = ref.alloc(Shape{batch, n, d});
-  b.attention(b.upload(qkv), int(heads), ob);
-  ref.attention(ref.upload(qkv), int(heads), orf);
+  b.attention(b.upload(qkv), int(heads), default_attention_scale(hd), ob);
+  ref.attention(ref.upload(qkv), int(heads), default_attention_scale(hd), orf);
   VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), testing::Tolerance{});
 }
 
@@ -79,7 +79,7 @@ TEST_CASE("vulkan linear and attention with other tile shapes (the GPU defaults 
   auto yr = ref.alloc(Shape{19, 70});
   ref.linear(ref.make_linear(w, &bias), ref.upload(x), yr, Activation::gelu, false);
   auto orf = ref.alloc(Shape{1, 45, 32});
-  ref.attention(ref.upload(qkv), 2, orf);
+  ref.attention(ref.upload(qkv), 2, default_attention_scale(16), orf);
   const HostTensor want_y = ref.download(yr), want_o = ref.download(orf);
   struct T { std::uint32_t lx, tm, tn, block, queries; };
   for (T t : {T{64, 4, 2, 4, 1}, T{8, 3, 5, 1, 3}, T{16, 1, 1, 7, 2}}) {
@@ -90,7 +90,7 @@ TEST_CASE("vulkan linear and attention with other tile shapes (the GPU defaults 
     b.linear(b.make_linear(w, &bias), b.upload(x), yb, Activation::gelu, false);
     VIT_CHECK_CLOSE(b.download(yb), want_y, testing::Tolerance{});
     auto ob = b.alloc(Shape{1, 45, 32});
-    b.attention(b.upload(qkv), 2, ob);
+    b.attention(b.upload(qkv), 2, default_attention_scale(16), ob);
     VIT_CHECK_CLOSE(b.download(ob), want_o, testing::Tolerance{});
   }
 }
@@ -115,8 +115,8 @@ TEST_CASE("vulkan attention at head dims 72 and 80 with the GPU tile defaults an
       const HostTensor qkv = testing::random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
       auto ob = b.alloc(Shape{c.batch, c.n, d});
       auto orf = ref.alloc(Shape{c.batch, c.n, d});
-      b.attention(b.upload(qkv), c.heads, ob);
-      ref.attention(ref.upload(qkv), c.heads, orf);
+      b.attention(b.upload(qkv), c.heads, default_attention_scale(c.hd), ob);
+      ref.attention(ref.upload(qkv), c.heads, default_attention_scale(c.hd), orf);
       VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), testing::Tolerance{});
     }
 }

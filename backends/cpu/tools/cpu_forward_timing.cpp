@@ -56,7 +56,7 @@ struct Profiled {
     b.linear(l.op, x, y, act, acc);
   }
   void layer_norm(const Tensor& x, const Tensor& g, const Tensor& be, float eps, Tensor& y) { Timer t{ms, "layer_norm"}; b.layer_norm(x, g, be, eps, y); }
-  void attention(const Tensor& qkv, int heads, Tensor& out) { Timer t{ms, "attention"}; b.attention(qkv, heads, out); }
+  void attention(const Tensor& qkv, int heads, float scale, Tensor& out) { Timer t{ms, "attention"}; b.attention(qkv, heads, scale, out); }
   void im2patch(const Tensor& img, int p, const Tensor& m, const Tensor& s, Tensor& out) { Timer t{ms, "im2patch"}; b.im2patch(img, p, m, s, out); }
   void assemble_tokens(const Tensor& p, const Tensor& x, const Tensor& pos, Tensor& h) { Timer t{ms, "assemble_tokens"}; b.assemble_tokens(p, x, pos, h); }
   void gather_tokens(const Tensor& h, std::span<const std::int64_t> idx, Tensor& out) { Timer t{ms, "gather_tokens"}; b.gather_tokens(h, idx, out); }

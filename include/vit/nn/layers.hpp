@@ -54,16 +54,17 @@ struct BlockWorkspace {
   }
 };
 
-// Multi-head self-attention with fused qkv (timm layout): h += proj(attention(qkv(x))).
-// The residual add happens in the projection's epilogue.
+// Multi-head self-attention with fused qkv (timm layout): h += proj(attention(qkv(x))), the
+// softmax over scale · q kᵀ. The residual add happens in the projection's epilogue.
 template <Backend B>
 struct Attention {
   Linear<B> qkv, proj;
   int heads = 1;
+  float scale = 0;  // on q·kᵀ, set by the model (Architecture::qk_scale); 0 is refused by the op
 
   void add_to(B& b, const typename B::Tensor& x, typename B::Tensor& h, BlockWorkspace<B>& ws) const {
     qkv(b, x, ws.qkv);
-    b.attention(ws.qkv, heads, ws.attn);
+    b.attention(ws.qkv, heads, scale, ws.attn);
     proj(b, ws.attn, h, Activation::none, /*accumulate=*/true);
   }
 };

@@ -4,9 +4,10 @@
 // backend adds the fast kernel when it matters.
 //
 //   swiglu(x [M, 2H], y [M, H])          y = silu(x[:, :H]) * x[:, H:]   (timm's SwiGLUPacked)
-//   cross_attention(q [L, D], kv [B, N, 2D], heads, out [B, L, D])
-//       out[b, i] = softmax(q_i k_b^T / sqrt(D/heads)) v_b per head; the L queries are shared by
-//       the batch; kv rows hold k | v, each head-major (attention pooling with learned queries)
+//   cross_attention(q [L, D], kv [B, N, 2D], heads, scale, out [B, L, D])
+//       out[b, i] = softmax(scale · q_i k_b^T) v_b per head (scale as attention's); the L queries
+//       are shared by the batch; kv rows hold k | v, each head-major (attention pooling with
+//       learned queries)
 //   activation(x, act, y)                y = act(x) elementwise, y has x's element count
 //   scatter_tokens(x, idx (host span), h [B, N, D])
 //       h[b, idx[j]] = x[b, j] for x holding B·len(idx)·D values; the other rows of h keep their
@@ -58,10 +59,11 @@ void attend_one(std::int64_t n, std::int64_t hd, double scale, Q q, Key key, Val
   }
 }
 
-inline void cross_attention(const HostTensor& q, const HostTensor& kv, int heads, HostTensor& out) {
+inline void cross_attention(const HostTensor& q, const HostTensor& kv, int heads, float scale, HostTensor& out) {
   check(q.shape.rank() == 2 && kv.shape.rank() == 3 && kv.shape[2] == 2 * q.shape[1] && heads > 0 && q.shape[1] % heads == 0,
         ErrorKind::shape, "cross_attention: expected q [L, D], kv [B, N, 2D] and D divisible by " + std::to_string(heads) + " heads, got " +
                               q.shape.str() + " and " + kv.shape.str());
+  check_attention_scale("host", "cross_attention", scale);
   const std::int64_t l = q.shape[0], d = q.shape[1], batch = kv.shape[0], n = kv.shape[1], hd = d / heads;
   expect_shape(out, Shape{batch, l, d}, "cross_attention output");
   std::vector<double> p;
@@ -70,7 +72,7 @@ inline void cross_attention(const HostTensor& q, const HostTensor& kv, int heads
       for (std::int64_t i = 0; i < l; ++i) {
         auto at = [&](std::int64_t j, std::int64_t part, std::int64_t c) { return double(kv.data[std::size_t(((b * n + j) * 2 + part) * d + h * hd + c)]); };
         attend_one(
-            n, hd, 1.0 / std::sqrt(double(hd)), [&](std::int64_t c) { return double(q.data[std::size_t(i * d + h * hd + c)]); },
+            n, hd, double(scale), [&](std::int64_t c) { return double(q.data[std::size_t(i * d + h * hd + c)]); },
             [&](std::int64_t j, std::int64_t c) { return at(j, 0, c); }, [&](std::int64_t j, std::int64_t c) { return at(j, 1, c); },
             [&](std::int64_t c, double v) { out.data[std::size_t((b * l + i) * d + h * hd + c)] = float(v); }, p);
       }
@@ -93,7 +95,7 @@ inline void scatter_tokens(const HostTensor& x, std::span<const std::int64_t> id
 template <class B>
 concept HasSwiglu = requires(B& b, const typename B::Tensor& x, typename B::Tensor& y) { b.swiglu(x, y); };
 template <class B>
-concept HasCrossAttention = requires(B& b, const typename B::Tensor& x, typename B::Tensor& y) { b.cross_attention(x, x, 1, y); };
+concept HasCrossAttention = requires(B& b, const typename B::Tensor& x, typename B::Tensor& y) { b.cross_attention(x, x, 1, 1.0f, y); };
 
 template <class B>
 concept HasActivation = requires(B& b, const typename B::Tensor& x, typename B::Tensor& y) { b.activation(x, Activation::gelu, y); };
@@ -114,12 +116,12 @@ void swiglu(B& b, const typename B::Tensor& x, typename B::Tensor& y) {
 }
 
 template <Backend B>
-void cross_attention(B& b, const typename B::Tensor& q, const typename B::Tensor& kv, int heads, typename B::Tensor& out) {
+void cross_attention(B& b, const typename B::Tensor& q, const typename B::Tensor& kv, int heads, float scale, typename B::Tensor& out) {
   if constexpr (HasCrossAttention<B>) {
-    b.cross_attention(q, kv, heads, out);
+    b.cross_attention(q, kv, heads, scale, out);
   } else {
     HostTensor ho(out.shape);
-    host::cross_attention(b.download(q), b.download(kv), heads, ho);
+    host::cross_attention(b.download(q), b.download(kv), heads, scale, ho);
     b.upload(ho, out);
   }
 }

@@ -96,12 +96,12 @@ class Backend {
     kernel::layer_norm(x.storage.data(), g.storage.data(), b.storage.data(), eps, y.storage.data(), m, d, threads_);
   }
 
-  // qkv [B, N, 3D] -> out [B, N, D], fused flash attention.
-  void attention(const Tensor& qkv, int heads, Tensor& out) {
-    const auto [batch, n, d, head_dim] = check_attention(name(), qkv.shape, heads, out.shape);
+  // qkv [B, N, 3D] -> out [B, N, D] = softmax(scale · q kᵀ) v per head, fused flash attention.
+  void attention(const Tensor& qkv, int heads, float scale, Tensor& out) {
+    const auto [batch, n, d, head_dim] = check_attention(name(), qkv.shape, heads, scale, out.shape);
     check(d > 0, ErrorKind::shape, "cpu attention input: expected [B, N, 3D] with D > 0, got " + qkv.shape.str());  // the kernel's limit
     if (batch * n == 0) return;
-    kernel::flash_attention(qkv.storage.data(), out.storage.data(), batch, n, d, heads, threads_);
+    kernel::flash_attention(qkv.storage.data(), out.storage.data(), batch, n, d, heads, scale, threads_);
   }
 
   // img [B, C, H, W] -> out [B·(H/p)·(W/p), C·p·p], normalised by mean/std per channel.

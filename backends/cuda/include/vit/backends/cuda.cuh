@@ -290,9 +290,9 @@ class Backend {
     });
   }
 
-  // out[B,N,D] = softmax(q k^T / sqrt(hd)) v per head, from the fused qkv [B,N,3D].
-  void attention(const Tensor& qkv, int heads, Tensor& out) {
-    const AttentionDims dims = check_attention(name(), qkv.shape, heads, out.shape);
+  // out[B,N,D] = softmax(scale · q k^T) v per head, from the fused qkv [B,N,3D].
+  void attention(const Tensor& qkv, int heads, float scale, Tensor& out) {
+    const AttentionDims dims = check_attention(name(), qkv.shape, heads, scale, out.shape);
     const std::int64_t batch = dims.batch, n = dims.n;
     check(batch <= 65535 && heads <= 65535 && n <= INT32_MAX / 2, ErrorKind::shape,
           "cuda attention: batch and heads must be <= 65535 and N < 2^30, got " + qkv.shape.str() + " with " + std::to_string(heads) + " heads");
@@ -301,14 +301,14 @@ class Backend {
       with_half([&](auto tag) {
         using H = decltype(tag);
         const auto* q = static_cast<const H*>(read_half(qkv));
-        detail::attention_mma(q, static_cast<H*>(write_half(out)), int(batch), int(n), heads, hd, stream_);
+        detail::attention_mma(q, static_cast<H*>(write_half(out)), int(batch), int(n), heads, hd, scale, stream_);
       });
       return;
     }
     check(hd <= detail::kMaxHeadDimF32, ErrorKind::unsupported,
           "cuda attention: head dim " + std::to_string(hd) + " is above the supported " + std::to_string(detail::kMaxHeadDimF32));
     const float* q = read_f32(qkv);
-    detail::attention_f32(q, write_f32(out), int(batch), int(n), heads, hd, stream_);
+    detail::attention_f32(q, write_f32(out), int(batch), int(n), heads, hd, scale, stream_);
   }
 
   void im2patch(const Tensor& img, int p, const Tensor& mean, const Tensor& std, Tensor& out) {

@@ -76,8 +76,8 @@ class Backend {
     }
   }
 
-  void attention(const Tensor& qkv, int heads, Tensor& out) {
-    const auto [batch, n, d, hd] = check_attention(name(), qkv.shape, heads, out.shape);
+  void attention(const Tensor& qkv, int heads, float scale, Tensor& out) {
+    const auto [batch, n, d, hd] = check_attention(name(), qkv.shape, heads, scale, out.shape);
     std::vector<double> p;
     for (std::int64_t b = 0; b < batch; ++b)
       for (std::int64_t h = 0; h < heads; ++h)
@@ -86,7 +86,7 @@ class Backend {
             return double(qkv.storage[std::size_t(((b * n + tok) * 3 + part) * d + h * hd + k)]);
           };
           nn::host::attend_one(
-              n, hd, 1.0 / std::sqrt(double(hd)), [&](std::int64_t c) { return at(i, 0, c); },
+              n, hd, double(scale), [&](std::int64_t c) { return at(i, 0, c); },
               [&](std::int64_t j, std::int64_t c) { return at(j, 1, c); }, [&](std::int64_t j, std::int64_t c) { return at(j, 2, c); },
               [&](std::int64_t c, double v) { out.storage[std::size_t((b * n + i) * d + h * hd + c)] = float(v); }, p);
         }

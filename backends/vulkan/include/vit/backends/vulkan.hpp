@@ -188,11 +188,10 @@ class Backend {
   // and key rows are chunked: successive key chunks carry the online-softmax state (running max
   // and sum in a scratch tensor, unnormalised output in `out`), so any N works while one token
   // row fits a binding. The scalar kernel (head dim % 4 != 0) binds one batch element at a time.
-  void attention(const Tensor& qkv, int heads, Tensor& out) {
-    const auto [batch, n, d, hd] = check_attention(name(), qkv.shape, heads, out.shape);
+  void attention(const Tensor& qkv, int heads, float scale, Tensor& out) {
+    const auto [batch, n, d, hd] = check_attention(name(), qkv.shape, heads, scale, out.shape);
     check(hd <= 256, ErrorKind::unsupported, "vulkan attention: head dim " + std::to_string(hd) + " > 256 is not supported");
     if (batch == 0 || n == 0 || d == 0) return;
-    const float scale = float(1.0 / std::sqrt(double(hd)));
     if (hd % 4 != 0) {
       if (opt_.fp16()) note_fp32_attention(hd);
       return attention_scalar(qkv, heads, out, scale);

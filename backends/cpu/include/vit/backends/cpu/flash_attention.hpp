@@ -4,7 +4,8 @@
 // the CPU's features (AVX-512, else AVX2 + FMA, else portable). So a host app built without
 // -march=native still runs the vector kernels on a CPU that has them.
 //
-//   flash_attention(qkv [B, N, 3D], out [B, N, D], B, N, D, heads, threads)
+//   flash_attention(qkv [B, N, 3D], out [B, N, D], B, N, D, heads, scale, threads)
+//                         out = softmax(scale · q kᵀ) v per head
 //   attention_kernels()   "avx512", "avx2" or "portable": the build flash_attention() runs here
 //
 // VIT_CPU_KERNELS=portable (or =avx2, honoured where the CPU has AVX2 + FMA) in the environment
@@ -133,15 +134,16 @@ inline const char* attention_kernels() {
   return "portable";
 }
 
-inline void flash_attention(const float* qkv, float* out, std::int64_t batch, std::int64_t n, std::int64_t d, int heads, int threads) {
+inline void flash_attention(const float* qkv, float* out, std::int64_t batch, std::int64_t n, std::int64_t d, int heads, float scale,
+                            int threads) {
 #if VIT_CPU_HAVE_AVX512_BUILD
   switch (attention_build()) {
-    case AttentionBuild::avx512: return avx512::flash_attention(qkv, out, batch, n, d, heads, threads);
-    case AttentionBuild::avx2: return avx2::flash_attention(qkv, out, batch, n, d, heads, threads);
+    case AttentionBuild::avx512: return avx512::flash_attention(qkv, out, batch, n, d, heads, scale, threads);
+    case AttentionBuild::avx2: return avx2::flash_attention(qkv, out, batch, n, d, heads, scale, threads);
     case AttentionBuild::portable: break;
   }
 #endif
-  portable::flash_attention(qkv, out, batch, n, d, heads, threads);
+  portable::flash_attention(qkv, out, batch, n, d, heads, scale, threads);
 }
 
 }  // namespace vit::cpu::kernel

@@ -151,16 +151,17 @@ inline std::int64_t query_groups(std::int64_t heads_total, std::int64_t blocks, 
   return groups;
 }
 
-// out[b, i, h·hd + c] = softmax_j(q_i · k_j / sqrt(hd)) v_j[c] for the fused qkv [batch, n, 3d]
+// out[b, i, h·hd + c] = softmax_j(scale · q_i · k_j) v_j[c] for the fused qkv [batch, n, 3d]
 // (q | k | v per row, each head-major). Parallel with OpenMP over tasks = (batch, head, group of
 // query blocks). A task first packs its head's K and V and its own queries' Q (scaled) densely,
 // in one pass down the rows of qkv (rows hd floats apart instead of 3d, so that tiles do not
 // collide in L1 sets; up to 3·n·hd floats per thread; reading Q per query block
 // instead, strided and unprefetched, took about 10% of the AVX2 build's time), then for each
 // block of up to 64 queries walks the keys in blocks of kKeyBlock.
-inline void flash_attention(const float* qkv, float* out, std::int64_t batch, std::int64_t n, std::int64_t d, int heads, int threads) {
+inline void flash_attention(const float* qkv, float* out, std::int64_t batch, std::int64_t n, std::int64_t d, int heads, float scale,
+                            int threads) {
   const std::int64_t hd = d / heads, ld = 3 * d, heads_total = batch * heads;
-  const float q_scale = float(1.0 / std::sqrt(double(hd)) / std::log(2.0));  // scores in the log2 domain
+  const float q_scale = float(double(scale) / std::log(2.0));  // scores in the log2 domain
   // Query blocks: n rounded up to 16-lane vectors, split evenly into blocks of at most 4 vectors.
   const std::int64_t vecs = (n + kLanes - 1) / kLanes;
   const std::int64_t blocks = (vecs + kMaxVecs - 1) / kMaxVecs;

@@ -2,7 +2,7 @@
 // held in shared memory; the [heads, N, N] score matrix never exists.
 //
 //   qkv [B, N, 3D] (rows hold q | k | v, each head-major)  ->  out [B, N, D]
-//   out[b, i, h] = softmax_j(q_i · k_j / sqrt(hd)) v_j     per head h, hd = D / heads
+//   out[b, i, h] = softmax_j(scale · q_i · k_j) v_j       per head h, hd = D / heads (scale > 0: ViTs use 1/sqrt(hd))
 //
 // attention_f32: fp32 in, fp32 FMA arithmetic (the exact path), any head dim up to 256.
 // attention_mma: bf16/fp16 in and out, tensor cores (mma.sync m16n8k16) with fp32 accumulation
@@ -168,10 +168,9 @@ inline void prepare_attention_kernels() {
 
 constexpr int kMaxHeadDimF32 = 256;
 
-inline void attention_f32(const float* qkv, float* out, int batch, int n, int heads, int hd, cudaStream_t s) {
+inline void attention_f32(const float* qkv, float* out, int batch, int n, int heads, int hd, float scale, cudaStream_t s) {
   if (batch == 0 || n == 0) return;
   const dim3 grid(unsigned((n + kF32Rows - 1) / kF32Rows), unsigned(heads), unsigned(batch));
-  const float scale = float(1.0 / std::sqrt(double(hd)));
   const std::size_t smem = attention_f32_smem(hd);
   if (hd <= 32) attention_f32_kernel<1><<<grid, 128, smem, s>>>(qkv, out, n, heads, hd, scale);
   else if (hd <= 64) attention_f32_kernel<2><<<grid, 128, smem, s>>>(qkv, out, n, heads, hd, scale);
@@ -329,10 +328,10 @@ constexpr int kMaxHeadDimMma = 128;
 inline bool attention_mma_supports(int hd) { return hd % 8 == 0 && hd >= 8 && hd <= kMaxHeadDimMma; }
 
 template <class H>
-void attention_mma_v1(const H* qkv, H* out, int batch, int n, int heads, int hd, cudaStream_t s) {
+void attention_mma_v1(const H* qkv, H* out, int batch, int n, int heads, int hd, float scale, cudaStream_t s) {
   if (batch == 0 || n == 0) return;
   const dim3 grid(unsigned((n + kMmaRows - 1) / kMmaRows), unsigned(heads), unsigned(batch));
-  const float scale_log2 = float(1.4426950408889634 / std::sqrt(double(hd)));
+  const float scale_log2 = float(1.4426950408889634 * double(scale));
   if (hd <= 16) attention_mma_kernel<H, 16><<<grid, 128, 0, s>>>(qkv, out, n, heads, hd, scale_log2);
   else if (hd <= 32) attention_mma_kernel<H, 32><<<grid, 128, 0, s>>>(qkv, out, n, heads, hd, scale_log2);
   else if (hd <= 64) attention_mma_kernel<H, 64><<<grid, 128, 0, s>>>(qkv, out, n, heads, hd, scale_log2);
@@ -344,9 +343,9 @@ void attention_mma_v1(const H* qkv, H* out, int batch, int n, int heads, int hd,
 
 // bf16/fp16 attention for head dims with attention_mma_supports(hd), on the selected kernel.
 template <class H>
-void attention_mma(const H* qkv, H* out, int batch, int n, int heads, int hd, cudaStream_t s) {
-  if (attention_kernel() == AttentionKernel::v1) attention_mma_v1(qkv, out, batch, n, heads, hd, s);
-  else attention_flash(qkv, out, batch, n, heads, hd, s);
+void attention_mma(const H* qkv, H* out, int batch, int n, int heads, int hd, float scale, cudaStream_t s) {
+  if (attention_kernel() == AttentionKernel::v1) attention_mma_v1(qkv, out, batch, n, heads, hd, scale, s);
+  else attention_flash(qkv, out, batch, n, heads, hd, scale, s);
 }
 
 }  // namespace vit::cuda::detail

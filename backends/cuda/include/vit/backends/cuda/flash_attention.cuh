@@ -2,7 +2,7 @@
 // accumulate): the "v2" tensor-core kernel. Same contract as attention_mma_kernel (attention.cuh):
 //
 //   qkv [B, N, 3D] (rows hold q | k | v, each head-major), 16-bit  ->  out [B, N, D], 16-bit
-//   out[b, i, h] = softmax_j(q_i · k_j / sqrt(hd)) v_j     per head h, hd = D / heads,
+//   out[b, i, h] = softmax_j(scale · q_i · k_j) v_j       per head h, hd = D / heads (scale > 0: ViTs use 1/sqrt(hd)),
 //   hd a multiple of 8 up to 128, any N >= 1.
 //
 // Block: 8 warps, 128 query rows (16 per warp = one mma row tile), grid (ceil(N/128), heads, B).
@@ -316,9 +316,9 @@ void launch_flash_attention(const H* qkv, H* out, int batch, int n, int heads, i
 
 // The v2 launcher: head dims that are multiples of 8 up to 128 (attention_mma_supports).
 template <class H>
-void attention_flash(const H* qkv, H* out, int batch, int n, int heads, int hd, cudaStream_t s) {
+void attention_flash(const H* qkv, H* out, int batch, int n, int heads, int hd, float scale, cudaStream_t s) {
   if (batch == 0 || n == 0) return;
-  const float scale_log2 = float(1.4426950408889634 / std::sqrt(double(hd)));
+  const float scale_log2 = float(1.4426950408889634 * double(scale));
   if (hd <= 32) launch_flash_attention<H, 32>(qkv, out, batch, n, heads, hd, scale_log2, s);
   else if (hd <= 64) launch_flash_attention<H, 64>(qkv, out, batch, n, heads, hd, scale_log2, s);
   else if (hd <= 80) launch_flash_attention<H, 80>(qkv, out, batch, n, heads, hd, scale_log2, s);
