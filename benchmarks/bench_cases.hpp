@@ -1,6 +1,8 @@
 // register_backend<B>(spec): registers every vit-bench case of one backend with Google Benchmark.
 // Each backend's translation unit (bench_cpu.cpp, bench_reference.cpp, bench_vulkan.cpp,
 // bench_cuda.cu) fills a BackendSpec and calls it; the cases are the same code for all of them.
+// The per-op cases are the bench cases of the op case table the op tests use too
+// (tests/support/op_cases.hpp): op/<backend>/<op>/<case name>.
 //
 // Names (Google Benchmark appends "/real_time", and "_median" etc. for aggregates):
 //   radio/<backend>/<variant>/<H>x<W>/b<batch>[/<precision>]   end-to-end forward, input on the backend
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "op_cases.hpp"
 #include "vit/backend.hpp"
 #include "vit/io/safetensors.hpp"
 #include "vit/models/radio/importer.hpp"
@@ -200,84 +203,77 @@ void bench_load(benchmark::State& st, BackendSpec<B> spec) {
 // --- per-op cases ------------------------------------------------------------------------------
 
 template <class B>
-void bench_linear(benchmark::State& st, BackendSpec<B> spec, std::int64_t m, std::int64_t k, std::int64_t n, Activation act,
-                  Precision p) {
+void bench_linear(benchmark::State& st, BackendSpec<B> spec, testing::LinearCase c, Precision p) {
   try {
     prepared_slot().reset();
     auto b = spec.make(p);
-    auto bias = random_tensor(Shape{n}, 2);
-    auto lin = b->make_linear(random_tensor(Shape{n, k}, 1, -0.05f, 0.05f), &bias);
-    auto x = b->upload(random_tensor(Shape{m, k}, 3));
-    auto y = b->alloc(Shape{m, n});
-    b->linear(lin, x, y, act, false);
+    auto bias = random_tensor(Shape{c.n}, 2);
+    auto lin = b->make_linear(random_tensor(Shape{c.n, c.k}, 1, -0.05f, 0.05f), c.bias ? &bias : nullptr);
+    auto x = b->upload(random_tensor(Shape{c.m, c.k}, 3));
+    auto y = b->alloc(Shape{c.m, c.n});
+    b->linear(lin, x, y, c.act, c.accumulate);
     b->synchronize();
     for (auto _ : st) {
-      b->linear(lin, x, y, act, false);
+      b->linear(lin, x, y, c.act, c.accumulate);
       b->synchronize();
     }
-    set_flop_counters(st, 2.0 * double(m) * double(k) * double(n), p == Precision::fp32 ? spec.peak_gflops : 0.0);
+    set_flop_counters(st, 2.0 * double(c.m) * double(c.k) * double(c.n), p == Precision::fp32 ? spec.peak_gflops : 0.0);
   } catch (const std::exception& e) {
     st.SkipWithError(e.what());
   }
 }
 
 template <class B>
-void bench_attention(benchmark::State& st, BackendSpec<B> spec, std::int64_t n, std::int64_t d, int heads, Precision p,
-                     std::int64_t batch = 1) {
+void bench_attention(benchmark::State& st, BackendSpec<B> spec, testing::AttentionCase c, Precision p) {
   try {
     prepared_slot().reset();
     auto b = spec.make(p);
-    auto qkv = b->upload(random_tensor(Shape{batch, n, 3 * d}, 4));
-    auto out = b->alloc(Shape{batch, n, d});
-    b->attention(qkv, heads, default_attention_scale(d / heads), out);
+    auto qkv = b->upload(random_tensor(Shape{c.batch, c.n, 3 * c.d()}, 4, 0.0f, c.stddev));
+    auto out = b->alloc(Shape{c.batch, c.n, c.d()});
+    b->attention(qkv, c.heads, c.qk_scale(), out);
     b->synchronize();
     for (auto _ : st) {
-      b->attention(qkv, heads, default_attention_scale(d / heads), out);
+      b->attention(qkv, c.heads, c.qk_scale(), out);
       b->synchronize();
     }
-    st.counters["head_dim"] = double(d / heads);
-    set_flop_counters(st, 4.0 * double(batch) * double(n) * double(n) * double(d), p == Precision::fp32 ? spec.peak_gflops : 0.0);
+    st.counters["head_dim"] = double(c.hd);
+    set_flop_counters(st, 4.0 * double(c.batch) * double(c.n) * double(c.n) * double(c.d()), p == Precision::fp32 ? spec.peak_gflops : 0.0);
   } catch (const std::exception& e) {
     st.SkipWithError(e.what());
   }
 }
 
-// y = act(x) for x [m, n] (the optional op; the host fallback where a backend lacks it).
+// y = act(x) (the optional op; the host fallback where a backend lacks it).
 template <class B>
-void bench_activation(benchmark::State& st, BackendSpec<B> spec, std::int64_t m, std::int64_t n, Activation act) {
+void bench_activation(benchmark::State& st, BackendSpec<B> spec, testing::ActivationCase c) {
   try {
     prepared_slot().reset();
     auto b = spec.make(Precision::fp32);
-    auto x = b->upload(random_tensor(Shape{m, n}, 9, -3.0f, 3.0f));
-    auto y = b->alloc(Shape{m, n});
-    nn::activation(*b, x, act, y);
+    auto x = b->upload(random_tensor(c.shape, 9, -3.0f, 3.0f));
+    auto y = b->alloc(c.shape);
+    nn::activation(*b, x, c.act, y);
     b->synchronize();
     for (auto _ : st) {
-      nn::activation(*b, x, act, y);
+      nn::activation(*b, x, c.act, y);
       b->synchronize();
     }
-    set_byte_counters(st, 2.0 * 4.0 * double(m) * double(n));  // read x, write y
+    set_byte_counters(st, 2.0 * 4.0 * double(c.shape.numel()));  // read x, write y
   } catch (const std::exception& e) {
     st.SkipWithError(e.what());
   }
 }
 
-// scatter_tokens of the patch tokens of a g x g grid, in ViTDet window order (w x w windows), back
-// into h [batch, prefix + g², d] (the optional op; the host fallback where a backend lacks it).
+// scatter_tokens of the patch tokens in ViTDet window order back into h (the optional op; the host
+// fallback where a backend lacks it).
 template <class B>
-void bench_scatter_tokens(benchmark::State& st, BackendSpec<B> spec, std::int64_t batch, std::int64_t prefix, std::int64_t g,
-                          std::int64_t w, std::int64_t d) {
+void bench_scatter_tokens(benchmark::State& st, BackendSpec<B> spec, testing::ScatterCase c) {
   try {
     prepared_slot().reset();
     auto b = spec.make(Precision::fp32);
-    std::vector<std::int64_t> idx;
-    for (std::int64_t wy = 0; wy < g / w; ++wy)
-      for (std::int64_t wx = 0; wx < g / w; ++wx)
-        for (std::int64_t y = 0; y < w; ++y)
-          for (std::int64_t x = 0; x < w; ++x) idx.push_back(prefix + (wy * w + y) * g + wx * w + x);
-    const std::int64_t len = std::int64_t(idx.size());
+    const std::vector<std::int64_t> idx = testing::window_order(c.prefix, c.gh, c.gw, c.w);
+    const std::int64_t batch = c.batch, d = c.d, len = std::int64_t(idx.size());
     auto x = b->upload(random_tensor(Shape{batch, len, d}, 10));
-    auto h = b->upload(random_tensor(Shape{batch, prefix + g * g, d}, 11));
+    auto h = b->upload(random_tensor(Shape{batch, c.prefix + c.gh * c.gw, d}, 11));
     nn::scatter_tokens(*b, x, idx, h);
     b->synchronize();
     for (auto _ : st) {
@@ -291,43 +287,43 @@ void bench_scatter_tokens(benchmark::State& st, BackendSpec<B> spec, std::int64_
 }
 
 template <class B>
-void bench_layer_norm(benchmark::State& st, BackendSpec<B> spec, std::int64_t m, std::int64_t d) {
+void bench_layer_norm(benchmark::State& st, BackendSpec<B> spec, testing::LayerNormCase c) {
   try {
     prepared_slot().reset();
     auto b = spec.make(Precision::fp32);
-    auto x = b->upload(random_tensor(Shape{m, d}, 5));
-    auto g = b->upload(random_tensor(Shape{d}, 6));
-    auto beta = b->upload(random_tensor(Shape{d}, 7));
-    auto y = b->alloc(Shape{m, d});
-    b->layer_norm(x, g, beta, 1e-6f, y);
+    auto x = b->upload(random_tensor(Shape{c.m, c.d}, 5));
+    auto g = b->upload(random_tensor(Shape{c.d}, 6));
+    auto beta = b->upload(random_tensor(Shape{c.d}, 7));
+    auto y = b->alloc(Shape{c.m, c.d});
+    b->layer_norm(x, g, beta, c.eps, y);
     b->synchronize();
     for (auto _ : st) {
-      b->layer_norm(x, g, beta, 1e-6f, y);
+      b->layer_norm(x, g, beta, c.eps, y);
       b->synchronize();
     }
-    set_byte_counters(st, 2.0 * 4.0 * double(m) * double(d));  // read x, write y
+    set_byte_counters(st, 2.0 * 4.0 * double(c.m) * double(c.d));  // read x, write y
   } catch (const std::exception& e) {
     st.SkipWithError(e.what());
   }
 }
 
 template <class B>
-void bench_im2patch(benchmark::State& st, BackendSpec<B> spec, int h, int w) {
+void bench_im2patch(benchmark::State& st, BackendSpec<B> spec, testing::Im2PatchCase c) {
   try {
     prepared_slot().reset();
     auto b = spec.make(Precision::fp32);
-    auto img = b->upload(random_tensor(Shape{1, 3, h, w}, 8, 0.0f, 1.0f));
+    auto img = b->upload(random_tensor(Shape{c.batch, 3, c.h, c.w}, 8, 0.0f, 1.0f));
     auto mean = b->upload(HostTensor(Shape{3}, {0.48f, 0.46f, 0.41f}));
     auto sd = b->upload(HostTensor(Shape{3}, {0.27f, 0.26f, 0.28f}));
-    const std::int64_t p = 16, t = std::int64_t(h / p) * (w / p);
+    const std::int64_t p = c.p, t = c.batch * (c.h / p) * (c.w / p);
     auto out = b->alloc(Shape{t, 3 * p * p});
-    b->im2patch(img, int(p), mean, sd, out);
+    b->im2patch(img, c.p, mean, sd, out);
     b->synchronize();
     for (auto _ : st) {
-      b->im2patch(img, int(p), mean, sd, out);
+      b->im2patch(img, c.p, mean, sd, out);
       b->synchronize();
     }
-    set_byte_counters(st, 2.0 * 4.0 * 3.0 * h * w);
+    set_byte_counters(st, 2.0 * 4.0 * 3.0 * double(c.batch * c.h * c.w));
   } catch (const std::exception& e) {
     st.SkipWithError(e.what());
   }
@@ -375,70 +371,26 @@ void register_backend(const BackendSpec<B>& spec) {
     }
   if (full) add_case("load/" + be + "/B16/safetensors", [spec](benchmark::State& st) { bench_load<B>(st, spec); });
 
-  // Linear layers of the real models at the token counts of 224² (M = 204) and 512² (M = 1032).
-  struct Lin {
-    const char* variant;
-    std::int64_t m;
-  };
-  std::vector<Lin> lins = full ? std::vector<Lin>{{"B16", 204}, {"B16", 1032}, {"L16", 1032}, {"H16", 1032}} : std::vector<Lin>{{"B16", 204}};
+  // Per op: the bench cases of the op case table (tests/support/op_cases.hpp) for this scope.
+  const unsigned use = full ? testing::Use::bench : testing::Use::bench_small;
+  const std::string op = "op/" + be + "/";
   for (Precision p : spec.precisions)
-    for (const auto& l : lins) {
-      const Config cfg = variant(l.variant).config;
-      const std::int64_t d = cfg.embed_dim, h = cfg.mlp_hidden;
-      struct Layer {
-        const char* layer;
-        std::int64_t k, n;
-        Activation act;
-      };
-      for (const Layer& y : {Layer{"qkv", d, 3 * d, Activation::none}, Layer{"proj", d, d, Activation::none},
-                             Layer{"fc1", d, h, Activation::none}, Layer{"fc1", d, h, Activation::gelu}, Layer{"fc2", h, d, Activation::none}}) {
-        const std::string name = "op/" + be + (y.act == Activation::gelu ? "/linear_gelu/" : "/linear/") + l.variant + "." + y.layer +
-                                 "/M" + std::to_string(l.m) + "xK" + std::to_string(y.k) + "xN" + std::to_string(y.n) + precision_suffix(p);
-        add_case(name, [spec, l, y, p](benchmark::State& st) { bench_linear<B>(st, spec, l.m, y.k, y.n, y.act, p); });
-      }
-    }
-
-  // Attention at the token counts of a 1-cls ViT-B/16 at 224, 384, 512, 1024 (N = T + 1).
-  for (Precision p : spec.precisions)
-    for (std::int64_t n : full ? std::vector<std::int64_t>{197, 577, 1025, 4097} : std::vector<std::int64_t>{197}) {
-      const std::string name = "op/" + be + "/attention/N" + std::to_string(n) + "xD768xH12" + precision_suffix(p);
-      add_case(name, [spec, n, p](benchmark::State& st) { bench_attention<B>(st, spec, n, 768, 12, p); });
-    }
-
-  // Head dims of C-RADIOv4 against 64 at the same width: SO400M 16 x 72 vs 18 x 64 (D 1152), v4-H
-  // 16 x 80 vs 20 x 64 (D 1280), at 512² with 10 prefix tokens (N = 1024 + 10; the small scope:
-  // 256², N = 266, unless the backend names its N); ViTDet windows of 8 x 8 patches at 1024² (64
-  // windows of 64 tokens).
-  struct HeadDim {
-    std::int64_t d;
-    int heads;
-  };
+    for (const testing::LinearCase& c : testing::cases_for(testing::linear_cases(), use))
+      add_case(op + (c.act == Activation::gelu ? "linear_gelu/" : "linear/") + c.name + precision_suffix(p),
+               [spec, c, p](benchmark::State& st) { bench_linear<B>(st, spec, c, p); });
   const std::int64_t hd_tokens = spec.head_dim_tokens > 0 ? spec.head_dim_tokens : full ? 1034 : 266;
   for (Precision p : spec.precisions)
-    for (HeadDim c : {HeadDim{1152, 18}, HeadDim{1152, 16}, HeadDim{1280, 20}, HeadDim{1280, 16}}) {
-      const std::string name = "op/" + be + "/attention/N" + std::to_string(hd_tokens) + "xD" + std::to_string(c.d) + "xH" +
-                               std::to_string(c.heads) + precision_suffix(p);
-      add_case(name, [spec, c, p, hd_tokens](benchmark::State& st) { bench_attention<B>(st, spec, hd_tokens, c.d, c.heads, p); });
-      if (full)
-        add_case("op/" + be + "/attention/B64xN64xD" + std::to_string(c.d) + "xH" + std::to_string(c.heads) + precision_suffix(p),
-                 [spec, c, p](benchmark::State& st) { bench_attention<B>(st, spec, 64, c.d, c.heads, p, 64); });
-    }
-
-  // The optional ops of C-RADIOv4 (SO400M shapes at 512²: MLP width 4304, 32 x 32 patches).
-  const std::int64_t act_rows = full ? 1034 : 266;
-  for (Activation act : {Activation::gelu, Activation::gelu_tanh, Activation::quick_gelu})
-    add_case("op/" + be + "/activation/" + to_string(act) + "/M" + std::to_string(act_rows) + "xN4304",
-             [spec, act, act_rows](benchmark::State& st) { bench_activation<B>(st, spec, act_rows, 4304, act); });
-  const std::int64_t grid = full ? 32 : 16;
-  add_case("op/" + be + "/scatter_tokens/B1xN" + std::to_string(10 + grid * grid) + "xD1152/w8",
-           [spec, grid](benchmark::State& st) { bench_scatter_tokens<B>(st, spec, 1, 10, grid, 8, 1152); });
-
-  for (std::int64_t m : full ? std::vector<std::int64_t>{1032, 4104} : std::vector<std::int64_t>{1032})
-    add_case("op/" + be + "/layer_norm/M" + std::to_string(m) + "xD768",
-             [spec, m](benchmark::State& st) { bench_layer_norm<B>(st, spec, m, 768); });
-  for (int s : full ? std::vector<int>{224, 512, 1024} : std::vector<int>{224})
-    add_case("op/" + be + "/im2patch/" + std::to_string(s) + "x" + std::to_string(s),
-             [spec, s](benchmark::State& st) { bench_im2patch<B>(st, spec, s, s); });
+    for (const auto& cases : {testing::attention_cases(), testing::attention_head_dim_cases(hd_tokens)})
+      for (const testing::AttentionCase& c : testing::cases_for(cases, use))
+        add_case(op + "attention/" + c.name + precision_suffix(p), [spec, c, p](benchmark::State& st) { bench_attention<B>(st, spec, c, p); });
+  for (const testing::ActivationCase& c : testing::cases_for(testing::activation_cases(), use))
+    add_case(op + "activation/" + c.name, [spec, c](benchmark::State& st) { bench_activation<B>(st, spec, c); });
+  for (const testing::ScatterCase& c : testing::cases_for(testing::scatter_cases(), use))
+    add_case(op + "scatter_tokens/" + c.name, [spec, c](benchmark::State& st) { bench_scatter_tokens<B>(st, spec, c); });
+  for (const testing::LayerNormCase& c : testing::cases_for(testing::layer_norm_cases(), use))
+    add_case(op + "layer_norm/" + c.name, [spec, c](benchmark::State& st) { bench_layer_norm<B>(st, spec, c); });
+  for (const testing::Im2PatchCase& c : testing::cases_for(testing::im2patch_cases(), use))
+    add_case(op + "im2patch/" + c.name, [spec, c](benchmark::State& st) { bench_im2patch<B>(st, spec, c); });
 }
 
 }  // namespace vit::bench

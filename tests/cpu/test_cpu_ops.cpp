@@ -89,17 +89,16 @@ TEST_CASE("cpu attention across its tile boundaries") {
 }
 
 TEST_CASE("cpu attention with an explicit scale, every kernel build") {
-  // 0.05 and 1.0 are far from 1/sqrt(hd) at these head dims; the logits' spread stays near 1.
+  // The explicit-scale cases of the shared table (op_cases.hpp).
   reference::Backend ref;
-  struct Case { std::int64_t batch, n; int heads; std::int64_t hd; float scale, stddev; };
   std::uint32_t seed = 500;
-  for (Case c : {Case{2, 70, 2, 64, 0.05f, 1.5f}, Case{1, 97, 1, 80, 0.05f, 1.5f}, Case{1, 130, 3, 8, 1.0f, 0.7f}, Case{1, 17, 1, 5, 1.0f, 0.7f}}) {
-    INFO("attention B=" << c.batch << " N=" << c.n << " heads=" << c.heads << " head_dim=" << c.hd << " scale=" << c.scale);
-    const std::int64_t d = c.heads * c.hd;
-    const HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, c.stddev);
-    auto orf = ref.alloc(Shape{c.batch, c.n, d});
+  for (const testing::AttentionCase& c : testing::cases_for(testing::attention_cases(), testing::Use::test)) {
+    if (c.scale == 0) continue;
+    INFO("attention " << c.name);
+    const HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * c.d()}, seed++, 0.0f, c.stddev);
+    auto orf = ref.alloc(Shape{c.batch, c.n, c.d()});
     ref.attention(ref.upload(qkv), c.heads, c.scale, orf);
-    check_every_attention_build(qkv, ref.download(orf), c.batch, c.n, d, c.heads, c.scale, 2);
+    check_every_attention_build(qkv, ref.download(orf), c.batch, c.n, c.d(), c.heads, c.scale, 2);
   }
 }
 
@@ -112,14 +111,13 @@ TEST_CASE("cpu attention at head dims 64, 72, 80: global, ViTDet windows, odd N,
   INFO("threads=" << threads);
   testing::check_attention_head_dims(b);
   std::uint32_t seed = 300;
-  for (const testing::AttentionCase& c : testing::head_dim_attention_cases()) {
-    INFO("attention B=" << c.batch << " N=" << c.n << " heads=" << c.heads << " head_dim=" << c.hd);
-    const std::int64_t d = c.heads * c.hd;
-    HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
-    auto orf = ref.alloc(Shape{c.batch, c.n, d});
-    ref.attention(ref.upload(qkv), c.heads, default_attention_scale(c.hd), orf);
+  for (const testing::AttentionCase& c : testing::cases_for(testing::attention_head_dim_cases(), testing::Use::test)) {
+    INFO("attention " << c.name);
+    HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * c.d()}, seed++, 0.0f, c.stddev);
+    auto orf = ref.alloc(Shape{c.batch, c.n, c.d()});
+    ref.attention(ref.upload(qkv), c.heads, c.qk_scale(), orf);
     const HostTensor want = ref.download(orf);
-    check_every_attention_build(qkv, want, c.batch, c.n, d, c.heads, default_attention_scale(c.hd), threads);
+    check_every_attention_build(qkv, want, c.batch, c.n, c.d(), c.heads, c.qk_scale(), threads);
   }
 }
 

@@ -1,5 +1,5 @@
 // Op checks for what C-RADIOv4 adds, shared by the cpu, vulkan and cuda op tests (each runs them
-// on its own backend against the reference / host math):
+// on its own backend against the reference / host math, over the cases of op_cases.hpp):
 //   check_attention_head_dims   attention at head dims 64, 72, 80: global shapes, ViTDet window
 //                               shapes (batch B·nw, N = w² tokens) and odd token counts
 //   check_activation_op         activation(x, act, y) for every Activation, in place too
@@ -20,47 +20,12 @@
 
 namespace vit::testing {
 
-// One attention shape: qkv [batch, n, 3·heads·hd].
-struct AttentionCase {
-  std::int64_t batch, n;
-  int heads;
-  std::int64_t hd;
-};
-
-// For each head dim 64, 72, 80 (C-RADIOv3, C-RADIOv4-SO400M, C-RADIOv4-H): ViTDet windows of
-// 2x2, 8x8 and 14x14 patches (batch = images x windows), 3x3 windows and other odd N (N = 1, 9,
-// 37, 203: token counts that are not multiples of any tile), a global sequence with 10 prefix
-// tokens (3 cls + 7 registers, as SO400M) and the real SO400M / v4-H head count at small N.
-inline std::vector<AttentionCase> head_dim_attention_cases() {
-  std::vector<AttentionCase> cases;
-  for (std::int64_t hd : {64, 72, 80}) {
-    cases.push_back({8, 4, 2, hd});     // 2 images x 4 windows of 2x2
-    cases.push_back({4, 64, 2, hd});    // 8x8 windows
-    cases.push_back({2, 196, 1, hd});   // 14x14 windows
-    cases.push_back({6, 9, 3, hd});     // 3x3 windows
-    cases.push_back({1, 1, 1, hd});     // one token
-    cases.push_back({2, 37, 2, hd});
-    cases.push_back({1, 203, 2, hd});   // 10 prefix tokens + 193
-    cases.push_back({1, 26, int(hd == 80 ? 1280 / 80 : hd == 72 ? 1152 / 72 : 12), hd});  // the real widths: 16 x 72 = 1152, 16 x 80 = 1280
-  }
-  return cases;
-}
-
-// Attention over head_dim_attention_cases() (inputs ~N(0, 1.5), as the shared op grid).
+// Attention over the test cases of attention_head_dim_cases() (op_cases.hpp).
 template <Backend B>
 void check_attention_head_dims(B& b, Tolerance tol = {}) {
   reference::Backend ref;
   std::uint32_t seed = 700;
-  for (const AttentionCase& c : head_dim_attention_cases()) {
-    INFO("attention B=" << c.batch << " N=" << c.n << " heads=" << c.heads << " head_dim=" << c.hd);
-    const std::int64_t d = c.heads * c.hd;
-    const HostTensor qkv = random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
-    auto ob = b.alloc(Shape{c.batch, c.n, d});
-    auto orf = ref.alloc(Shape{c.batch, c.n, d});
-    b.attention(b.upload(qkv), c.heads, default_attention_scale(c.hd), ob);
-    ref.attention(ref.upload(qkv), c.heads, default_attention_scale(c.hd), orf);
-    VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), tol);
-  }
+  for (const AttentionCase& c : cases_for(attention_head_dim_cases(), Use::test)) check_attention_case(b, ref, c, seed++, tol);
 }
 
 // Inputs for the activations: N(0, 2) and the edges (0, ±1e-3, large ±x where GELU is x or 0 and
@@ -72,27 +37,26 @@ inline HostTensor activation_input(const Shape& s, std::uint32_t seed) {
   return x;
 }
 
-// activation(x, act, y) for every Activation against vit::activate (double), over several sizes
-// (one value; not a multiple of any vector width; large enough for a parallel split) and in place.
+// activation(x, act, y) for the test cases of activation_cases() (every Activation) against
+// vit::activate (double), and in place.
 template <Backend B>
 void check_activation_op(B& b, Tolerance tol = {}) {
   std::uint32_t seed = 800;
-  for (const Shape& s : {Shape{1}, Shape{7, 333}, Shape{3, 5, 4304}})
-    for (Activation act : {Activation::none, Activation::gelu, Activation::gelu_tanh, Activation::quick_gelu}) {
-      INFO("activation " << to_string(act) << " on " << s.str());
-      const HostTensor x = activation_input(s, seed++);
-      HostTensor want(s);
-      nn::host::activation(x, act, want);
-      auto xb = b.upload(x);
-      auto yb = b.alloc(Shape{s.numel()});  // another shape, same element count
-      b.activation(xb, act, yb);
-      HostTensor got = b.download(yb);
-      got.shape = s;
-      VIT_CHECK_CLOSE(got, want, tol);
-      CHECK(b.download(xb).data == x.data);  // the input is untouched
-      b.activation(xb, act, xb);             // in place
-      VIT_CHECK_CLOSE(b.download(xb), want, tol);
-    }
+  for (const ActivationCase& c : cases_for(activation_cases(), Use::test)) {
+    INFO("activation " << c.name);
+    const HostTensor x = activation_input(c.shape, seed++);
+    HostTensor want(c.shape);
+    nn::host::activation(x, c.act, want);
+    auto xb = b.upload(x);
+    auto yb = b.alloc(Shape{c.shape.numel()});  // another shape, same element count
+    b.activation(xb, c.act, yb);
+    HostTensor got = b.download(yb);
+    got.shape = c.shape;
+    VIT_CHECK_CLOSE(got, want, tol);
+    CHECK(b.download(xb).data == x.data);  // the input is untouched
+    b.activation(xb, c.act, xb);           // in place
+    VIT_CHECK_CLOSE(b.download(xb), want, tol);
+  }
   // The four activations differ by more than the tolerance on these inputs, so a kernel that
   // computes the wrong one fails above.
   const HostTensor x = activation_input(Shape{7, 333}, 900);
@@ -109,30 +73,16 @@ void check_activation_op(B& b, Tolerance tol = {}) {
                        Catch::Predicate<Error>([](const Error& e) { return e.kind() == ErrorKind::shape; }));
 }
 
-// The window order of ViTDet on a gh x gw grid with `prefix` leading tokens: the patch tokens of
-// each w x w window in turn, row-major inside a window (indices into [prefix + gh·gw] tokens).
-inline std::vector<std::int64_t> window_order(std::int64_t prefix, std::int64_t gh, std::int64_t gw, std::int64_t w) {
-  std::vector<std::int64_t> idx;
-  for (std::int64_t wy = 0; wy < gh / w; ++wy)
-    for (std::int64_t wx = 0; wx < gw / w; ++wx)
-      for (std::int64_t y = 0; y < w; ++y)
-        for (std::int64_t x = 0; x < w; ++x) idx.push_back(prefix + (wy * w + y) * gw + wx * w + x);
-  return idx;
-}
-
-// scatter_tokens on B: results equal the host math exactly (it is a copy).
+// scatter_tokens on B over the test cases of scatter_cases(): results equal the host math exactly
+// (it is a copy).
 template <Backend B>
 void check_scatter_tokens_op(B& b) {
   std::uint32_t seed = 1000;
-  struct Case {
-    std::int64_t batch, prefix, gh, gw, w, d;
-  };
-  // ViTDet layouts (10 prefix tokens as SO400M, or none) and a width that is no multiple of 4.
-  for (Case c : {Case{2, 10, 4, 6, 2, 72}, Case{1, 0, 8, 8, 4, 80}, Case{3, 3, 6, 3, 3, 5}, Case{2, 1, 28, 28, 14, 64}}) {
+  for (const ScatterCase& c : cases_for(scatter_cases(), Use::test)) {
     const std::int64_t n = c.prefix + c.gh * c.gw;
     const std::vector<std::int64_t> idx = window_order(c.prefix, c.gh, c.gw, c.w);
     const std::int64_t len = std::int64_t(idx.size());
-    INFO("scatter_tokens B=" << c.batch << " N=" << n << " D=" << c.d << " window " << c.w << " (" << len << " indices)");
+    INFO("scatter_tokens " << c.name << " (" << len << " indices)");
     const HostTensor h = random_tensor(Shape{c.batch, n, c.d}, seed++);
     const HostTensor before = random_tensor(Shape{c.batch, n, c.d}, seed++);  // what the target holds first
 

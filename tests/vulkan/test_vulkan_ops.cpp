@@ -108,16 +108,10 @@ TEST_CASE("vulkan attention at head dims 72 and 80 with the GPU tile defaults an
   struct T { std::uint32_t lx, block, queries; };
   std::uint32_t seed = 50;
   for (T t : {T{64, 4, 1}, T{8, 3, 3}, T{16, 7, 2}})
-    for (const testing::AttentionCase c : {testing::AttentionCase{4, 64, 2, 72}, testing::AttentionCase{3, 37, 2, 80}}) {
-      INFO("LX " << t.lx << " key block " << t.block << " queries " << t.queries << "; B=" << c.batch << " N=" << c.n << " head_dim=" << c.hd);
+    for (const testing::AttentionCase& c : {testing::attention_case(4, 64, 2, 72), testing::attention_case(3, 37, 2, 80)}) {
+      INFO("LX " << t.lx << " key block " << t.block << " queries " << t.queries);
       b.tuning().attn_lanes = t.lx, b.tuning().attn_block = t.block, b.tuning().attn_queries = t.queries;
-      const std::int64_t d = c.heads * c.hd;
-      const HostTensor qkv = testing::random_tensor(Shape{c.batch, c.n, 3 * d}, seed++, 0.0f, 1.5f);
-      auto ob = b.alloc(Shape{c.batch, c.n, d});
-      auto orf = ref.alloc(Shape{c.batch, c.n, d});
-      b.attention(b.upload(qkv), c.heads, default_attention_scale(c.hd), ob);
-      ref.attention(ref.upload(qkv), c.heads, default_attention_scale(c.hd), orf);
-      VIT_CHECK_CLOSE(b.download(ob), ref.download(orf), testing::Tolerance{});
+      testing::check_attention_case(b, ref, c, seed++, testing::Tolerance{});
     }
 }
 
