@@ -1,4 +1,4 @@
-// Options::fp16: weights stored in fp16, linear and attention products in fp16 with fp32 sums
+// Options::precision = fp16: weights stored in fp16, linear and attention products in fp16 with fp32 sums
 // (over K, the head dim and the keys) and fp32 softmax/LayerNorm statistics. Looser tolerances,
 // measured on lavapipe (see docs/vulkan-backend.md).
 #include <catch2/catch.hpp>
