@@ -270,7 +270,7 @@ void bench_scatter_tokens(benchmark::State& st, BackendSpec<B> spec, testing::Sc
   try {
     prepared_slot().reset();
     auto b = spec.make(Precision::fp32);
-    const std::vector<std::int64_t> idx = testing::window_order(c.prefix, c.gh, c.gw, c.w);
+    const std::vector<std::int64_t> idx = vitdet_window_order(c.prefix, c.gh, c.gw, c.w);
     const std::int64_t batch = c.batch, d = c.d, len = std::int64_t(idx.size());
     auto x = b->upload(random_tensor(Shape{batch, len, d}, 10));
     auto h = b->upload(random_tensor(Shape{batch, c.prefix + c.gh * c.gw, d}, 11));

@@ -18,9 +18,9 @@ namespace {
 
 int dispatch(const radio_embed::Options& opt) {
   if (opt.backend == "reference") {
-    vit::check_precision("reference", vit::parse_precision(opt.precision), vit::reference::Backend::precisions);
-    vit::reference::Backend b;
-    return radio_embed::run<vit::reference::Backend>(b, opt, opt.precision, [] { return vit::reference::Backend{}; });
+    const vit::reference::Options o{vit::parse_precision(opt.precision)};
+    vit::reference::Backend b(o);
+    return radio_embed::run<vit::reference::Backend>(b, opt, opt.precision, [o] { return vit::reference::Backend(o); });
   }
   if (opt.backend == "cpu") {
 #ifdef VIT_HAS_CPU_BACKEND

@@ -84,6 +84,18 @@ struct AdaptorHead {
   std::int64_t parameter_count(std::int64_t d) const { return summary.parameter_count(d) + feature.parameter_count(d); }
 };
 
+// ViTDet's window order on a gh×gw patch grid behind `prefix` tokens: the patch tokens of each w×w
+// window in turn (windows row-major, then row-major inside a window), as indices into the
+// [prefix + gh·gw] tokens — what gathers the patches into [B·nw, w², D] and scatters them back.
+inline std::vector<std::int64_t> vitdet_window_order(std::int64_t prefix, std::int64_t gh, std::int64_t gw, std::int64_t w) {
+  std::vector<std::int64_t> order;
+  for (std::int64_t wy = 0; wy < gh / w; ++wy)
+    for (std::int64_t wx = 0; wx < gw / w; ++wx)
+      for (std::int64_t y = 0; y < w; ++y)
+        for (std::int64_t x = 0; x < w; ++x) order.push_back(prefix + (wy * w + y) * gw + wx * w + x);
+  return order;
+}
+
 struct Architecture {
   std::string family;          // "radio", "timm", ... (for messages)
   int patch_size = 16;         // p

@@ -413,15 +413,11 @@ class Model {
                 std::nullopt,
                 {}};
     std::iota(w.spatial_idx.begin(), w.spatial_idx.end(), arch_.num_prefix_tokens());
-    if (const int win = arch_.vitdet_window; win > 0) {  // window-major order: window (wy, wx), then (py, px) inside it
+    if (const int win = arch_.vitdet_window; win > 0) {
       const std::int64_t nw = t / (std::int64_t(win) * win);
-      WindowWorkspace v{{}, b_.alloc(Shape{batch * nw, std::int64_t(win) * win, d}),
-                        nn::BlockWorkspace<B>::make(b_, batch * nw, std::int64_t(win) * win, d, arch_.mlp_hidden, arch_.mlp_norm, arch_.mlp)};
-      for (int wy = 0; wy < gh / win; ++wy)
-        for (int wx = 0; wx < gw / win; ++wx)
-          for (int py = 0; py < win; ++py)
-            for (int px = 0; px < win; ++px) v.order.push_back(arch_.num_prefix_tokens() + std::int64_t(wy * win + py) * gw + wx * win + px);
-      w.windows.emplace(std::move(v));
+      w.windows.emplace(WindowWorkspace{vitdet_window_order(arch_.num_prefix_tokens(), gh, gw, win),
+                                        b_.alloc(Shape{batch * nw, std::int64_t(win) * win, d}),
+                                        nn::BlockWorkspace<B>::make(b_, batch * nw, std::int64_t(win) * win, d, arch_.mlp_hidden, arch_.mlp_norm, arch_.mlp)});
     }
     for (const AdaptorHead& a : arch_.adaptors) {  // summary [B, 1, Cs]; features [B, (u·gh)(u·gw), c]
       const int u = a.upsample;

@@ -5,8 +5,9 @@
 namespace vit::python {
 
 std::unique_ptr<AnyModel> make_reference_model(ModelInfo info, const WeightSource& weights) {
-  check_precision("reference", parse_precision(info.load.precision), reference::Backend::precisions);
-  return std::make_unique<BackendModel<reference::Backend>>(std::move(info), weights);
+  reference::Options options;
+  options.precision = parse_precision(info.load.precision);  // the backend refuses what it cannot compute in
+  return std::make_unique<BackendModel<reference::Backend>>(std::move(info), weights, options);
 }
 
 }  // namespace vit::python

@@ -90,7 +90,7 @@ TEST_CASE("a graph body that throws leaves the backend usable", "[graphs]") {
 TEST_CASE("scatter_tokens in a graph: indices uploaded outside the capture, partial writes replayed", "[graphs]") {
   for (Precision p : {Precision::fp32, Precision::bf16}) {
     cuda::Backend b(cuda::Options{.precision = p});
-    const std::vector<std::int64_t> first = testing::window_order(2, 4, 4, 2), later = testing::window_order(2, 2, 8, 2);
+    const std::vector<std::int64_t> first = vitdet_window_order(2, 4, 4, 2), later = vitdet_window_order(2, 2, 8, 2);
     auto h = b.alloc(Shape{2, 18, 5});
     auto win = b.alloc(Shape{2, 16, 5});
     for (std::uint32_t round = 0; round < 4; ++round) {
@@ -111,7 +111,7 @@ TEST_CASE("scatter_tokens in a graph: indices uploaded outside the capture, part
 // convert it to fp32 first in every replay (the capture's flag log), and the activation after it reads
 // the fp32 copy. Captured and replayed runs equal an uncaptured backend exactly.
 TEST_CASE("layer_norm -> scatter_tokens -> activation: captured bf16 replays equal uncaptured runs", "[graphs]") {
-  const std::vector<std::int64_t> idx = testing::window_order(1, 4, 4, 2);
+  const std::vector<std::int64_t> idx = vitdet_window_order(1, 4, 4, 2);
   const HostTensor g = testing::random_tensor(Shape{8}, 1, 1.0f, 0.2f), be = testing::random_tensor(Shape{8}, 2);
   cuda::Backend bg(cuda::Options{.precision = Precision::bf16, .graphs = true});
   cuda::Backend be_(cuda::Options{.precision = Precision::bf16, .graphs = false});

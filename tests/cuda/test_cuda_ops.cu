@@ -244,7 +244,7 @@ TEST_CASE("cuda scatter_tokens into a tensor whose current copy is the 16-bit mi
     b.layer_norm(b.upload(x), b.upload(g), b.upload(be), 1e-6f, h);
     b.layer_norm(b.upload(x), b.upload(g), b.upload(be), 1e-6f, twin);
     REQUIRE(!h.storage->f32_fresh);
-    const std::vector<std::int64_t> idx = testing::window_order(1, 4, 3, 1);  // rows 1..12 (not 0) in order: strided, no upload
+    const std::vector<std::int64_t> idx = vitdet_window_order(1, 4, 3, 1);  // rows 1..12 (not 0) in order: strided, no upload
     const std::vector<std::int64_t> shuffled{12, 3, 1, 7, 2, 11, 4, 9, 5, 10, 6, 8};
     for (const auto* list : {&idx, &shuffled}) {
       const HostTensor win = testing::random_tensor(Shape{2, 12, 24}, 11);

@@ -16,7 +16,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "vit/backend.hpp"
+#include "vit/architecture.hpp"  // vitdet_window_order for the window cases
 
 namespace vit::testing {
 
@@ -219,17 +219,6 @@ inline std::vector<ScatterCase> scatter_cases() {
           {"B2xN785xD64/w14", 2, 1, 28, 28, 14, 64},
           {"B1xN1034xD1152/w8", 1, 10, 32, 32, 8, 1152, Use::bench},  // SO400M at 512²
           {"B1xN266xD1152/w8", 1, 10, 16, 16, 8, 1152, Use::bench_small}};
-}
-
-// The window order of ViTDet on a gh x gw grid with `prefix` leading tokens: the patch tokens of
-// each w x w window in turn, row-major inside a window (indices into [prefix + gh·gw] tokens).
-inline std::vector<std::int64_t> window_order(std::int64_t prefix, std::int64_t gh, std::int64_t gw, std::int64_t w) {
-  std::vector<std::int64_t> idx;
-  for (std::int64_t wy = 0; wy < gh / w; ++wy)
-    for (std::int64_t wx = 0; wx < gw / w; ++wx)
-      for (std::int64_t y = 0; y < w; ++y)
-        for (std::int64_t x = 0; x < w; ++x) idx.push_back(prefix + (wy * w + y) * gw + wx * w + x);
-  return idx;
 }
 
 // activation(x, act, y) elementwise over x of `shape`.

@@ -80,7 +80,7 @@ void check_scatter_tokens_op(B& b) {
   std::uint32_t seed = 1000;
   for (const ScatterCase& c : cases_for(scatter_cases(), Use::test)) {
     const std::int64_t n = c.prefix + c.gh * c.gw;
-    const std::vector<std::int64_t> idx = window_order(c.prefix, c.gh, c.gw, c.w);
+    const std::vector<std::int64_t> idx = vitdet_window_order(c.prefix, c.gh, c.gw, c.w);
     const std::int64_t len = std::int64_t(idx.size());
     INFO("scatter_tokens " << c.name << " (" << len << " indices)");
     const HostTensor h = random_tensor(Shape{c.batch, n, c.d}, seed++);

@@ -49,6 +49,11 @@ class Fields {
     if (v && !v->is_object()) wrong(key, "an object", *v);
     return Fields(v ? *v : empty, where_, prefix_ + key + ".", null_is_absent_);
   }
+  // Every (key, value) of the object, in file order (none when it is not an object).
+  const Object& entries() const {
+    static const Object none;
+    return obj_.is_object() ? obj_.as_object() : none;
+  }
 
   // Checks of one value (a field or an element of one), named `name` in errors.
   std::int64_t as_integer(const Value& v, const std::string& name, std::int64_t lo = INT32_MIN, std::int64_t hi = INT32_MAX) const {

@@ -14,6 +14,10 @@
 
 namespace vit::reference {
 
+struct Options {
+  Precision precision = Precision::fp32;  // fp32 only (Backend::precisions)
+};
+
 class Backend {
  public:
   using Tensor = BasicTensor<std::vector<float>>;
@@ -25,6 +29,8 @@ class Backend {
   static constexpr bool shares_weights = true;  // weights are plain host data, read-only after loading
 
   static constexpr std::array precisions{Precision::fp32};  // the oracle computes in fp32 (double sums)
+
+  explicit Backend(Options options = {}) { check_precision("reference", options.precision, precisions); }
 
   std::string_view name() const { return "reference"; }
 

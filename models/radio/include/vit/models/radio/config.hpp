@@ -163,6 +163,14 @@ inline Architecture architecture(const Config& c) {
   return a;
 }
 
+// The architecture with every teacher head the config holds (what validation and the parameter
+// count cover; a program runs only the heads it chooses).
+inline Architecture with_all_adaptors(const Config& c) {
+  Architecture a = architecture(c);
+  a.adaptors = c.adaptors;
+  return a;
+}
+
 inline void Config::validate(const std::string& where) const {
   auto need = [&](bool ok, const std::string& what) { check(ok, ErrorKind::config, where + ": " + what); };
   need(num_cls_tokens > 0, "need at least one cls token, got " + std::to_string(num_cls_tokens));
@@ -173,15 +181,9 @@ inline void Config::validate(const std::string& where) const {
   for (int side : preferred_resolution)
     need(side > 0 && side <= kMaxResolution, "preferred_resolution must be in [1, " + std::to_string(kMaxResolution) + "], got " +
                                                  std::to_string(preferred_resolution[0]) + "x" + std::to_string(preferred_resolution[1]));
-  Architecture a = architecture(*this);
-  a.adaptors = adaptors;
-  a.validate(where);
+  with_all_adaptors(*this).validate(where);
 }
 
-inline std::int64_t Config::parameter_count() const {
-  Architecture a = architecture(*this);
-  a.adaptors = adaptors;
-  return a.parameter_count();
-}
+inline std::int64_t Config::parameter_count() const { return with_all_adaptors(*this).parameter_count(); }
 
 }  // namespace vit::models::radio

@@ -51,8 +51,8 @@ struct Snapshot {
 inline std::vector<AdaptorHead> adaptors_from_hf(const json::Fields& hf, const SafeTensorsWeights& st, int d, std::vector<std::string>* notes) {
   std::vector<AdaptorHead> out;
   const json::Fields cfgs = hf.object("adaptor_configs");
-  const json::Value* all = hf.find("adaptor_configs");
-  for (const auto& [name, cfg] : all ? all->as_object() : json::Object{}) {
+  for (const auto& entry : cfgs.entries()) {
+    const std::string& name = entry.first;
     const json::Fields f = cfgs.object(name);
     AdaptorHead a = Config::adaptor(name);
     if (!st.has(a.summary_key + ".fc1.weight") || !st.has(a.feature_key + ".fc1.weight")) {
@@ -96,13 +96,12 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   }
   TimmVit arch = it->second;
   const json::Fields kwargs = args.object("model_kwargs");
-  if (const json::Value* kw = args.find("model_kwargs"))
-    for (const auto& [k, v] : kw->as_object()) {
-      if (k == "embed_dim" || k == "depth" || k == "num_heads")
-        (k == "embed_dim" ? arch.embed_dim : k == "depth" ? arch.depth : arch.num_heads) = int(kwargs.as_integer(v, k, 0, Architecture::kMaxDim));
-      else if (notes)
-        notes->push_back("args.model_kwargs." + k + " not needed for inference (taken from tensor shapes)");
-    }
+  for (const auto& [k, v] : kwargs.entries()) {
+    if (k == "embed_dim" || k == "depth" || k == "num_heads")
+      (k == "embed_dim" ? arch.embed_dim : k == "depth" ? arch.depth : arch.num_heads) = int(kwargs.as_integer(v, k, 0, Architecture::kMaxDim));
+    else if (notes)
+      notes->push_back("args.model_kwargs." + k + " not needed for inference (taken from tensor shapes)");
+  }
 
   Config c;
   c.timm_model = *model;
