@@ -20,6 +20,18 @@ void register_cpu_benchmarks(const Options& opt) {
                                                      " threads, " + std::to_string(peak.vector_width) + "-wide fp32 vectors)");
   benchmark::AddCustomContext("cpu_backend", describe(*spec.make(Precision::fp32)));
   register_backend(spec);
+
+  // The GEMM the backend did not choose, on the same linear cases, where this CPU can run it:
+  // op/cpu-onednn/linear/... or op/cpu-packed/linear/... beside op/cpu/linear/... in the same run.
+  const cpu::Gemm chosen = spec.make(Precision::fp32)->gemm();
+  const cpu::Gemm other = chosen == cpu::Gemm::packed ? cpu::Gemm::onednn : cpu::Gemm::packed;
+  if (other == cpu::Gemm::packed && !cpu::gemm::available()) return;
+  BackendSpec<cpu::Backend> alt = spec;
+  alt.name = std::string("cpu-") + to_string(other);
+  alt.make = [threads, other](Precision) { return std::make_unique<cpu::Backend>(cpu::Options{.threads = threads, .gemm = other}); };
+  for (const testing::LinearCase& c : testing::cases_for(testing::linear_cases(), spec.scope == Scope::full ? testing::Use::bench : testing::Use::bench_small))
+    add_case("op/" + alt.name + (c.act == Activation::gelu ? "/linear_gelu/" : "/linear/") + c.name,
+             [alt, c](benchmark::State& st) { bench_linear<cpu::Backend>(st, alt, c, Precision::fp32); });
 }
 
 }  // namespace vit::bench

@@ -2,8 +2,10 @@
 // thread counts, plus shapes that cross the CPU kernels' own tile boundaries, and bad shapes.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "op_check.hpp"
 #include "op_check_v4.hpp"
@@ -17,14 +19,22 @@ static_assert(nn::HasActivation<cpu::Backend>);
 static_assert(nn::HasScatterTokens<cpu::Backend>);
 static_assert(!nn::uses_host_fallback<cpu::Backend>(nn::OptionalNeeds{.activation = true, .scatter_tokens = true}));
 
+// The GEMMs this CPU can run behind linear: oneDNN's everywhere, the packed one with AVX2 + FMA.
+static std::vector<cpu::Gemm> gemms_here() {
+  if (cpu::gemm::available()) return {cpu::Gemm::onednn, cpu::Gemm::packed};
+  return {cpu::Gemm::onednn};
+}
+
 TEST_CASE("cpu backend matches the reference on the shared op grid") {
-  for (int threads : {1, 2, 3}) {
-    DYNAMIC_SECTION("threads=" << threads) {
-      cpu::Backend b(cpu::Options{threads});
-      REQUIRE(b.threads() == threads);
-      testing::check_ops_against_reference(b);
+  for (cpu::Gemm gemm : gemms_here())
+    for (int threads : {1, 2, 3}) {
+      DYNAMIC_SECTION("gemm=" << to_string(gemm) << " threads=" << threads) {
+        cpu::Backend b(cpu::Options{.threads = threads, .gemm = gemm});
+        REQUIRE(b.threads() == threads);
+        REQUIRE(b.gemm() == gemm);
+        testing::check_ops_against_reference(b);
+      }
     }
-  }
 }
 
 TEST_CASE("cpu backend reports itself") {
@@ -148,10 +158,10 @@ TEST_CASE("cpu scatter_tokens: round trip, untouched rows, in place, errors") {
   testing::check_scatter_tokens_op(b);
 }
 
-TEST_CASE("cpu attention kernels are chosen at run time") {
+TEST_CASE("cpu kernel builds and the GEMM are chosen at run time") {
   // The project builds with -march=native; a host app without it gets the same choice at run time.
   // VIT_CPU_KERNELS=portable or =avx2 narrows the choice (avx2 only where the CPU has it).
-  const std::string chosen = cpu::kernel::attention_kernels();
+  const std::string chosen = cpu::kernel::kernel_build_name();
   const char* env = std::getenv("VIT_CPU_KERNELS");
   const std::string forced = env ? env : "";
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
@@ -160,13 +170,23 @@ TEST_CASE("cpu attention kernels are chosen at run time") {
   if (forced == "portable") CHECK(chosen == "portable");
   else if (forced == "avx2") CHECK(chosen == (avx2 ? "avx2" : "portable"));
   else CHECK(chosen == (avx512 ? "avx512" : avx2 ? "avx2" : "portable"));
-  INFO("this CPU runs the " << chosen << " attention build");
-  CHECK(cpu::Backend(cpu::Options{1}).description().find("attention " + chosen) != std::string::npos);
+  INFO("this CPU runs the " << chosen << " kernel build");
+  const cpu::Backend b(cpu::Options{1});
+  CHECK(b.description().find("attention " + chosen) != std::string::npos);
+  // The packed GEMM is the automatic choice exactly where the avx2 build runs.
+  CHECK(b.gemm() == (chosen == "avx2" ? cpu::Gemm::packed : cpu::Gemm::onednn));
+  CHECK(b.description().find(chosen == "avx2" ? "linear packed avx2" : "linear onednn") != std::string::npos);
+  // Asking for the packed GEMM works where the CPU has AVX2 + FMA, else it is a one-line error.
+  if (avx2) CHECK(cpu::Backend(cpu::Options{.threads = 1, .gemm = cpu::Gemm::packed}).gemm() == cpu::Gemm::packed);
+  else CHECK_THROWS_WITH(cpu::Backend(cpu::Options{.threads = 1, .gemm = cpu::Gemm::packed}),
+                         "cpu backend: gemm packed needs a CPU with AVX2 and FMA; this one lacks them");
 }
 
 TEST_CASE("cpu linear: every activation matches the reference") {
+  const cpu::Gemm gemm = GENERATE(from_range(gemms_here()));
+  INFO("gemm " << to_string(gemm));
   reference::Backend ref;
-  cpu::Backend b(cpu::Options{2});
+  cpu::Backend b(cpu::Options{.threads = 2, .gemm = gemm});
   const HostTensor w = random_tensor(Shape{37, 29}, 7, 0.0f, 0.5f), bias = random_tensor(Shape{37}, 8), x = random_tensor(Shape{11, 29}, 9, 0.0f, 2.0f);
   for (Activation act : {Activation::none, Activation::gelu, Activation::gelu_tanh, Activation::quick_gelu}) {
     INFO("activation " << to_string(act));
@@ -186,9 +206,11 @@ TEST_CASE("cpu linear: every activation matches the reference") {
 }
 
 TEST_CASE("cpu linear: one prepared layer over many row counts and epilogues") {
-  // The primitive cache is per (M, gelu, accumulate); the weights are reordered once.
+  // oneDNN's primitive cache is per (M, gelu, accumulate); the weights are reordered (or packed) once.
+  const cpu::Gemm gemm = GENERATE(from_range(gemms_here()));
+  INFO("gemm " << to_string(gemm));
   reference::Backend ref;
-  cpu::Backend b(cpu::Options{2});
+  cpu::Backend b(cpu::Options{.threads = 2, .gemm = gemm});
   HostTensor w = random_tensor(Shape{200, 96}, 7, 0.0f, 0.1f);
   HostTensor bias = random_tensor(Shape{200}, 8);
   auto lb = b.make_linear(w, &bias);
@@ -215,8 +237,39 @@ TEST_CASE("cpu linear: one prepared layer over many row counts and epilogues") {
     b.linear(lb, b.upload(x), yb, Activation::none, false);
     ref.linear(lr, ref.upload(x), yr, Activation::none, false);
     VIT_CHECK_CLOSE(b.download(yb), ref.download(yr), testing::Tolerance{});
-    CHECK(lb.matmul->cached_primitives() <= 16);
+    if (lb.matmul) CHECK(lb.matmul->cached_primitives() <= 16);
   }
+}
+
+TEST_CASE("cpu linear: the packed GEMM across its tiles, K blocks, row blocks and threads") {
+  // Tiles are 6 rows x 16 columns, K blocks 256, row blocks up to 192 rows: sizes on and off each
+  // edge, every epilogue (accumulate with an activation takes its own path), 1-3 threads.
+  if (!cpu::gemm::available()) {  // where it cannot run, asking for it is refused (also tested above)
+    CHECK_THROWS_WITH(cpu::Backend(cpu::Options{.gemm = cpu::Gemm::packed}), "cpu backend: gemm packed needs a CPU with AVX2 and FMA; this one lacks them");
+    return;
+  }
+  reference::Backend ref;
+  std::uint32_t seed = 40;
+  struct Mkn { std::int64_t m, k, n; };
+  for (Mkn s : {Mkn{1, 300, 16}, Mkn{7, 513, 33}, Mkn{200, 600, 40}, Mkn{390, 256, 130}, Mkn{1025, 257, 17}, Mkn{6, 16, 1}})
+    for (int threads : {1, 2, 3}) {
+      cpu::Backend b(cpu::Options{.threads = threads, .gemm = cpu::Gemm::packed});
+      const HostTensor w = random_tensor(Shape{s.n, s.k}, seed++, 0.0f, 1.0f / std::sqrt(float(s.k)));
+      const HostTensor bias = random_tensor(Shape{s.n}, seed++);
+      const auto lb = b.make_linear(w, &bias);
+      const auto lr = ref.make_linear(w, &bias);
+      for (Activation act : {Activation::none, Activation::gelu, Activation::gelu_tanh, Activation::quick_gelu})
+        for (bool acc : {false, true}) {
+          INFO("M" << s.m << " K" << s.k << " N" << s.n << " threads " << threads << " " << to_string(act) << (acc ? " accumulate" : ""));
+          const HostTensor x = random_tensor(Shape{s.m, s.k}, seed++, 0.0f, 2.0f);
+          const HostTensor y0 = random_tensor(Shape{s.m, s.n}, seed++);
+          auto yb = b.upload(y0);
+          auto yr = ref.upload(y0);
+          b.linear(lb, b.upload(x), yb, act, acc);
+          ref.linear(lr, ref.upload(x), yr, act, acc);
+          VIT_CHECK_CLOSE(b.download(yb), ref.download(yr), testing::Tolerance{});
+        }
+    }
 }
 
 TEST_CASE("cpu layer_norm and tokens on wide, parallel shapes") {

@@ -1,7 +1,8 @@
 // vit::cpu::Backend — the fast CPU backend: fp32, multi-threaded with ONE OpenMP thread pool
 // shared by oneDNN (built with the OpenMP runtime) and the backend's own loops.
-//   linear     oneDNN matmul, weights reordered once at make_linear into the primitive's preferred
-//              layout; bias, GELU(erf) and the residual sum fused as post-ops (cpu/onednn.hpp)
+//   linear     on AVX2 CPUs without AVX-512: the backend's packed GEMM (cpu/packed_gemm.hpp);
+//              elsewhere oneDNN's matmul (cpu/onednn.hpp). Either way the weights are packed or
+//              reordered once at make_linear and bias, activation and residual sum are fused.
 //   attention  fused tiled "flash" attention with an online softmax and AVX-512 register-blocked
 //              tile products; never builds [heads, N, N] (cpu/flash_attention.hpp)
 //   activation oneDNN eltwise (the linear epilogue's algorithms)
@@ -23,21 +24,41 @@
 #include "vit/backends/cpu/flash_attention.hpp"
 #include "vit/backends/cpu/hardware.hpp"
 #include "vit/backends/cpu/onednn.hpp"
+#include "vit/backends/cpu/packed_gemm.hpp"
 #include "vit/backends/cpu/token_ops.hpp"
 
 namespace vit::cpu {
 
+// The GEMM behind `linear`.
+enum class Gemm {
+  automatic,  // packed where the kernel build is avx2 (AVX2 + FMA, no AVX-512; kernel_build.hpp), else onednn
+  onednn,     // oneDNN's matmul: its kernels for this CPU (brgemm with AVX-512, gemm:jit below)
+  packed,     // the backend's own packed AVX2 + FMA GEMM (packed_gemm.hpp); needs a CPU with both
+};
+
+inline const char* to_string(Gemm g) {
+  switch (g) {
+    case Gemm::automatic: return "automatic";
+    case Gemm::onednn: return "onednn";
+    case Gemm::packed: return "packed";
+  }
+  return "?";
+}
+
 struct Options {
   int threads = 0;                        // 0 = number of hardware cores (of this process's CPU affinity)
   Precision precision = Precision::fp32;  // fp32 only, so far (Backend::precisions)
+  Gemm gemm = Gemm::automatic;
 };
 
 class Backend {
  public:
   using Tensor = BasicTensor<Buffer>;
-  // A prepared linear layer: the reordered weights and bias plus cached primitives (shared by copies).
+  // A prepared linear layer (shared by copies): packed weights, or oneDNN's reordered weights and
+  // cached primitives, as the backend's Gemm chose.
   struct Linear {
     std::shared_ptr<onednn::Matmul> matmul;
+    std::shared_ptr<const gemm::PackedLinear> packed;
   };
 
   // Prepared weights are read-only after make_linear and matmuls are thread-safe (onednn.hpp):
@@ -49,16 +70,20 @@ class Backend {
     check_precision("cpu", options.precision, precisions);
     check(options.threads >= 0, ErrorKind::argument, "cpu backend: threads must be >= 0 (0 = all cores), got " + std::to_string(options.threads));
     threads_ = options.threads > 0 ? options.threads : hardware_cores();
+    gemm_ = options.gemm;
+    if (gemm_ == Gemm::automatic) gemm_ = kernel::kernel_build() == kernel::KernelBuild::avx2 ? Gemm::packed : Gemm::onednn;
+    check(gemm_ != Gemm::packed || gemm::available(), ErrorKind::argument,
+          "cpu backend: gemm packed needs a CPU with AVX2 and FMA; this one lacks them");
     omp_set_num_threads(threads_);
   }
 
   std::string_view name() const { return "cpu"; }
   int threads() const { return threads_; }
-  // e.g. "cpu: 2 threads, oneDNN 2.6.3 (avx512_core_amx), attention avx512"
+  Gemm gemm() const { return gemm_; }  // onednn or packed (automatic resolved)
+  // e.g. "cpu: 2 threads, oneDNN 2.6.3 (avx512_core_amx), attention avx512, linear onednn"
   std::string description() const {
-    const char* attention = kernel::attention_kernels();
     return "cpu: " + std::to_string(threads_) + (threads_ == 1 ? " thread" : " threads") + ", oneDNN " + onednn::version_string() +
-           ", attention " + attention;
+           ", attention " + kernel::kernel_build_name() + ", linear " + (gemm_ == Gemm::packed ? "packed avx2" : "onednn");
   }
 
   Tensor alloc(const Shape& s) { return Tensor{s, Buffer(std::size_t(s.numel()))}; }
@@ -74,18 +99,22 @@ class Backend {
     std::copy(x.storage.begin(), x.storage.end(), y.storage.begin());
   }
 
-  // W [N, K], b [N] or null -> weights reordered once for oneDNN's matmul.
+  // W [N, K], b [N] or null -> weights packed (or reordered for oneDNN's matmul) once.
   Linear make_linear(const HostTensor& w, const HostTensor* b) {
     const auto [n, k] = check_make_linear(name(), w.shape, b ? &b->shape : nullptr);
     check(n > 0 && k > 0, ErrorKind::shape, "cpu linear weight: expected [N, K] with N, K > 0, got " + w.shape.str());  // oneDNN's limit
+    const float* bias = b ? b->data.data() : nullptr;
+    if (gemm_ == Gemm::packed) return Linear{nullptr, std::make_shared<const gemm::PackedLinear>(w.data.data(), bias, n, k)};
     omp_set_num_threads(threads_);
-    return Linear{std::make_shared<onednn::Matmul>(w.data.data(), b ? b->data.data() : nullptr, n, k)};
+    return Linear{std::make_shared<onednn::Matmul>(w.data.data(), bias, n, k), nullptr};
   }
 
   // y [M, N] = (accumulate ? y : 0) + act(x [M, K] W^T + b)
   void linear(const Linear& l, const Tensor& x, Tensor& y, Activation act, bool accumulate) {
-    check(l.matmul != nullptr, ErrorKind::argument, "cpu linear: empty Linear (not made by make_linear)");
-    const std::int64_t m = check_linear(name(), x.shape, y.shape, l.matmul->n(), l.matmul->k()).m;
+    check(l.matmul != nullptr || l.packed != nullptr, ErrorKind::argument, "cpu linear: empty Linear (not made by make_linear)");
+    const std::int64_t n = l.packed ? l.packed->n() : l.matmul->n(), k = l.packed ? l.packed->k() : l.matmul->k();
+    const std::int64_t m = check_linear(name(), x.shape, y.shape, n, k).m;
+    if (l.packed) return l.packed->run(x.storage.data(), y.storage.data(), m, act, accumulate, threads_);
     omp_set_num_threads(threads_);
     l.matmul->run(x.storage.data(), y.storage.data(), m, act, accumulate);
   }
@@ -151,6 +180,7 @@ class Backend {
 
  private:
   int threads_ = 1;
+  Gemm gemm_ = Gemm::onednn;
   onednn::Eltwise eltwise_;  // activation's primitives, cached per (size, activation)
 };
 
