@@ -246,15 +246,22 @@ class PackedLinear {
     const std::int64_t col_ranges = std::min<std::int64_t>(panels_, threads / std::gcd(row_blocks, std::int64_t(threads)));
     const std::int64_t pieces = row_blocks * col_ranges;
     const Problem g{packed, w_.data(), bias_.data(), y, partial, m, n_, k_, row_panels, panels_, act, accumulate};
+    // When no two pieces share rows, each packs its own rows of x: no barrier between packing and
+    // computing (a barrier is a sleep and a wake-up per thread with OMP_WAIT_POLICY=PASSIVE).
+    const bool own_rows = col_ranges == 1;
 #pragma omp parallel num_threads(threads)
     {
+      if (!own_rows) {
 #pragma omp for schedule(static)
-      for (std::int64_t p = 0; p < row_panels; ++p) pack_rows(x, m, p, row_panels, packed);
+        for (std::int64_t p = 0; p < row_panels; ++p) pack_rows(x, m, p, row_panels, packed);
+      }
 #pragma omp for schedule(static)
       for (std::int64_t i = 0; i < pieces; ++i) {
         const std::int64_t rb = i / col_ranges, cr = i % col_ranges;
         const std::int64_t p0 = rb * panels_per_block, p1 = std::min(row_panels, p0 + panels_per_block);
         const std::int64_t q0 = panels_ * cr / col_ranges, q1 = panels_ * (cr + 1) / col_ranges;
+        if (own_rows)
+          for (std::int64_t p = p0; p < p1; ++p) pack_rows(x, m, p, row_panels, packed);
 #if VIT_CPU_HAVE_AVX2_BUILD
         avx2::piece(g, p0, p1, q0, q1);
 #endif
