@@ -173,9 +173,21 @@ TEST_CASE("cpu kernel builds and the GEMM are chosen at run time") {
   INFO("this CPU runs the " << chosen << " kernel build");
   const cpu::Backend b(cpu::Options{1});
   CHECK(b.description().find("attention " + chosen) != std::string::npos);
-  // The packed GEMM is the automatic choice exactly where the avx2 build runs.
-  CHECK(b.gemm() == (chosen == "avx2" ? cpu::Gemm::packed : cpu::Gemm::onednn));
-  CHECK(b.description().find(chosen == "avx2" ? "linear packed avx2" : "linear onednn") != std::string::npos);
+  // Without VIT_CPU_GEMM, the packed GEMM is the automatic choice exactly where the avx2 build runs.
+  const char* gemm_env = std::getenv("VIT_CPU_GEMM");
+  if (!gemm_env) {
+    CHECK(b.gemm() == (chosen == "avx2" ? cpu::Gemm::packed : cpu::Gemm::onednn));
+    CHECK(b.description().find(chosen == "avx2" ? "linear packed avx2" : "linear onednn") != std::string::npos);
+  }
+  // VIT_CPU_GEMM overrides the automatic choice (packed only where the CPU can run it).
+  const char* saved = std::getenv("VIT_CPU_GEMM");
+  const std::string saved_value = saved ? saved : "";
+  ::setenv("VIT_CPU_GEMM", "onednn", 1);
+  CHECK(cpu::Backend(cpu::Options{1}).gemm() == cpu::Gemm::onednn);
+  ::setenv("VIT_CPU_GEMM", "packed", 1);
+  CHECK(cpu::Backend(cpu::Options{1}).gemm() == (avx2 ? cpu::Gemm::packed : cpu::Gemm::onednn));
+  if (saved) ::setenv("VIT_CPU_GEMM", saved_value.c_str(), 1);
+  else ::unsetenv("VIT_CPU_GEMM");
   // Asking for the packed GEMM works where the CPU has AVX2 + FMA, else it is a one-line error.
   if (avx2) CHECK(cpu::Backend(cpu::Options{.threads = 1, .gemm = cpu::Gemm::packed}).gemm() == cpu::Gemm::packed);
   else CHECK_THROWS_WITH(cpu::Backend(cpu::Options{.threads = 1, .gemm = cpu::Gemm::packed}),

@@ -3,7 +3,7 @@
 //   cpu_forward_timing [threads=2] [reps=10] [sizes=224,512] [--profile]
 // prints the median forward time per size (reps=0: one forward only, e.g. for peak memory); --profile adds time per op (summed over one forward,
 // median forward of the reps). VIT_CFG=models/radio/configs/c-radio-v4-so400m.json (any RADIO config) times that model instead of B/16;
-// VIT_GEMM=onednn|packed forces linear's GEMM (cpu::Options::gemm).
+// VIT_CPU_GEMM=onednn|packed forces linear's GEMM (cpu::automatic_gemm).
 // Build (from the repository root):
 //   g++ -std=c++20 -O3 -march=native -fopenmp -Iinclude -Ibackends/reference/include -Ibackends/cpu/include
 //     -Imodels/radio/include backends/cpu/tools/cpu_forward_timing.cpp -o /tmp/cpu_forward_timing -ldnnl
@@ -98,9 +98,7 @@ int main(int argc, char** argv) {
   const bool profile = argc > 4 && std::string(argv[4]) == "--profile";
   auto env = [](const char* k) { const char* v = std::getenv(k); return v ? v : "(unset)"; };
 
-  const char* gemm = std::getenv("VIT_GEMM");  // onednn or packed: force linear's GEMM (default: the backend's choice)
-  const vit::cpu::Gemm g = !gemm ? vit::cpu::Gemm::automatic : std::string(gemm) == "onednn" ? vit::cpu::Gemm::onednn : vit::cpu::Gemm::packed;
-  vit::cpu::Backend cpu(vit::cpu::Options{.threads = threads, .gemm = g});
+  vit::cpu::Backend cpu(vit::cpu::Options{threads});
   std::printf("%s\nOMP_NUM_THREADS=%s OPENBLAS_CORETYPE=%s reps=%d\n", cpu.description().c_str(), env("OMP_NUM_THREADS"),
               env("OPENBLAS_CORETYPE"), reps);
   const char* cfg_path = std::getenv("VIT_CFG");

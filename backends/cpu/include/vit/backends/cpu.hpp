@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,7 +32,7 @@ namespace vit::cpu {
 
 // The GEMM behind `linear`.
 enum class Gemm {
-  automatic,  // packed where the kernel build is avx2 (AVX2 + FMA, no AVX-512; kernel_build.hpp), else onednn
+  automatic,  // packed where the kernel build is avx2 (AVX2 + FMA, no AVX-512; kernel_build.hpp), else onednn (automatic_gemm)
   onednn,     // oneDNN's matmul: its kernels for this CPU (brgemm with AVX-512, gemm:jit below)
   packed,     // the backend's own packed AVX2 + FMA GEMM (packed_gemm.hpp); needs a CPU with both
 };
@@ -43,6 +44,16 @@ inline const char* to_string(Gemm g) {
     case Gemm::packed: return "packed";
   }
   return "?";
+}
+
+// What Gemm::automatic resolves to: VIT_CPU_GEMM=onednn or =packed in the environment (packed only
+// where the CPU has AVX2 + FMA), else packed where the kernel build is avx2 and onednn elsewhere.
+inline Gemm automatic_gemm() {
+  const char* env = std::getenv("VIT_CPU_GEMM");
+  const std::string_view forced = env ? env : "";
+  if (forced == "onednn") return Gemm::onednn;
+  if (forced == "packed" && gemm::available()) return Gemm::packed;
+  return kernel::kernel_build() == kernel::KernelBuild::avx2 ? Gemm::packed : Gemm::onednn;
 }
 
 struct Options {
@@ -71,7 +82,7 @@ class Backend {
     check(options.threads >= 0, ErrorKind::argument, "cpu backend: threads must be >= 0 (0 = all cores), got " + std::to_string(options.threads));
     threads_ = options.threads > 0 ? options.threads : hardware_cores();
     gemm_ = options.gemm;
-    if (gemm_ == Gemm::automatic) gemm_ = kernel::kernel_build() == kernel::KernelBuild::avx2 ? Gemm::packed : Gemm::onednn;
+    if (gemm_ == Gemm::automatic) gemm_ = automatic_gemm();
     check(gemm_ != Gemm::packed || gemm::available(), ErrorKind::argument,
           "cpu backend: gemm packed needs a CPU with AVX2 and FMA; this one lacks them");
     omp_set_num_threads(threads_);
