@@ -29,12 +29,7 @@ namespace vit::cpu::kernel::portable {
 }  // namespace vit::cpu::kernel::portable
 
 #if VIT_CPU_HAVE_AVX2_BUILD
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+VIT_CPU_BEGIN_AVX2
 namespace vit::cpu::kernel::avx2 {
 #define VIT_CPU_AVX512 0
 #define VIT_CPU_AVX2 1
@@ -43,20 +38,11 @@ namespace vit::cpu::kernel::avx2 {
 #undef VIT_CPU_AVX2
 #undef VIT_CPU_AVX512
 }  // namespace vit::cpu::kernel::avx2
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+VIT_CPU_END_TARGET
 #endif
 
 #if VIT_CPU_HAVE_AVX512_BUILD
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
-#endif
+VIT_CPU_BEGIN_AVX512
 namespace vit::cpu::kernel::avx512 {
 #define VIT_CPU_AVX512 1
 #define VIT_CPU_AVX2 0
@@ -65,11 +51,7 @@ namespace vit::cpu::kernel::avx512 {
 #undef VIT_CPU_AVX2
 #undef VIT_CPU_AVX512
 }  // namespace vit::cpu::kernel::avx512
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+VIT_CPU_END_TARGET
 #endif
 
 namespace vit::cpu::kernel {

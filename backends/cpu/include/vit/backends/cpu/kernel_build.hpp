@@ -22,6 +22,19 @@
 #define VIT_CPU_HAVE_AVX2_BUILD 0
 #endif
 
+// Code between VIT_CPU_BEGIN_AVX2 (or VIT_CPU_BEGIN_AVX512) and VIT_CPU_END_TARGET is compiled for
+// that instruction set whatever the program's -march (only inside #if VIT_CPU_HAVE_*_BUILD).
+#if defined(__clang__)
+#define VIT_CPU_BEGIN_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma\"))), apply_to = function)")
+#define VIT_CPU_BEGIN_AVX512 \
+  _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512dq,avx512bw,avx512vl,avx2,fma\"))), apply_to = function)")
+#define VIT_CPU_END_TARGET _Pragma("clang attribute pop")
+#else
+#define VIT_CPU_BEGIN_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
+#define VIT_CPU_BEGIN_AVX512 _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512dq,avx512bw,avx512vl,avx2,fma\")")
+#define VIT_CPU_END_TARGET _Pragma("GCC pop_options")
+#endif
+
 namespace vit::cpu::kernel {
 
 // The CPU's vector extensions the builds need (__builtin_cpu_supports also checks that the OS saves

@@ -49,12 +49,7 @@ struct Problem {
 }  // namespace vit::cpu::gemm
 
 #if VIT_CPU_HAVE_AVX2_BUILD
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+VIT_CPU_BEGIN_AVX2
 namespace vit::cpu::gemm::avx2 {
 
 // e^x for x <= 0 (the attention's exp2 polynomial, relative error < 1e-7).
@@ -190,11 +185,7 @@ inline void piece(const Problem& g, std::int64_t p0, std::int64_t p1, std::int64
 }
 
 }  // namespace vit::cpu::gemm::avx2
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+VIT_CPU_END_TARGET
 #endif  // VIT_CPU_HAVE_AVX2_BUILD
 
 namespace vit::cpu::gemm {
