@@ -21,9 +21,15 @@ if(NOT CMAKE_CUDA_COMPILER)
   message(FATAL_ERROR "vit: VIT_CUDA=${VIT_CUDA} but no CUDA compiler (nvcc) was found; "
                       "put nvcc on PATH, set CMAKE_CUDA_COMPILER, or configure with -DVIT_CUDA=OFF")
 endif()
-# Never 'native' (CI machines have no GPU): Ampere and Hopper unless the user chose.
+# Never 'native' (CI machines have no GPU): Ampere and Hopper unless the user chose, with
+# -DCMAKE_CUDA_ARCHITECTURES=... or CMake's own CUDAARCHS environment variable (at the first
+# configure; .ci/run sets CUDAARCHS=80 to compile every CUDA file once instead of twice).
 if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR "${CMAKE_CUDA_ARCHITECTURES}" STREQUAL "")
-  set(CMAKE_CUDA_ARCHITECTURES "80;90" CACHE STRING "CUDA architectures to build for")
+  if(NOT "$ENV{CUDAARCHS}" STREQUAL "")
+    set(CMAKE_CUDA_ARCHITECTURES "$ENV{CUDAARCHS}" CACHE STRING "CUDA architectures to build for")
+  else()
+    set(CMAKE_CUDA_ARCHITECTURES "80;90" CACHE STRING "CUDA architectures to build for")
+  endif()
 endif()
 enable_language(CUDA)
 find_package(CUDAToolkit REQUIRED)
