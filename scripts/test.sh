@@ -9,5 +9,9 @@ preset=${1:-default}
 scripts/install-deps.sh
 cmake --preset "$preset"
 cmake --build --preset "$preset"
+# The tests in parallel, one per core (CTEST_PARALLEL_LEVEL overrides): they share no files (each
+# writes under its own pid or name) and none needs the whole machine. On the 2-core CI machine the
+# default build's 57 tests take 94 s instead of 176 s, the sanitizer build's about half as well.
+export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-$(nproc)}
 ctest --preset "$preset"
 if [ "$preset" = default ]; then scripts/test-python.sh build; fi

@@ -25,8 +25,10 @@ endforeach()
 
 # --warn NoTests: a tag that matches nothing fails instead of passing.
 add_test(NAME cli_goldens_reference COMMAND test_cli_goldens --warn NoTests "[reference]")
+set_tests_properties(cli_goldens_reference PROPERTIES COST 20)  # seconds: tests/CMakeLists.txt, vit_add_test
 if(VIT_CPU)
   add_test(NAME cli_goldens_cpu COMMAND test_cli_goldens --warn NoTests "[cpu]")
+  set_tests_properties(cli_goldens_cpu PROPERTIES COST 14)
 endif()
 add_test(NAME cli_options COMMAND test_cli_options --warn NoTests "~[vulkan]")
 if(TARGET vit::vulkan)
