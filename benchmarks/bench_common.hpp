@@ -59,7 +59,7 @@ inline double radio_flops(const Config& c, int h, int w, int batch) {
   const double rows = batch * n;
   double f = 2.0 * batch * t * 3 * p * p * d;
   f += c.depth * (2.0 * rows * d * (3 * d + d + 2 * m) + 4.0 * batch * n * n * d);
-  if (c.feature_normalizer) f += 2.0 * batch * t * d * d;
+  if (c.feature_projection) f += 2.0 * batch * t * d * d;
   return f;
 }
 

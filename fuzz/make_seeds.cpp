@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   own.num_heads = 4;
   own.depth = 2;
   own.mlp_hidden = 256;
-  own.pos_grid = 8;
+  own.pos_grid_h = own.pos_grid_w = 8;
   write(cf / "own.json", json::dump(own.to_json()));
   write(cf / "broken-nesting.json", std::string(80, '[') + std::string(80, ']'));
   write(cf / "broken-escape.json", R"({"a": "\ud800", "b": 1e999, "c": -0, "d": 12345678901234567890})");

@@ -75,26 +75,26 @@ TEST_CASE("HF import derives sizes, tokens and optional parts") {
   CHECK(a.config.depth == 2);
   CHECK(a.config.num_heads == 4);
   CHECK(a.config.mlp_hidden == 256);
-  CHECK(a.config.pos_grid == 8);
+  CHECK(a.config.pos_grid_h == 8);
   CHECK(a.config.num_cls_tokens == 4);
   CHECK(a.config.num_registers == 4);
-  CHECK(a.config.summary_idxs == std::vector<std::int64_t>{0, 1, 2});
+  CHECK(a.config.summary_tokens == std::vector<std::int64_t>{0, 1, 2});
   CHECK_FALSE(a.config.layer_scale);
   CHECK_FALSE(a.config.mlp_norm);
   CHECK_FALSE(a.config.final_norm);
-  CHECK_FALSE(a.config.feature_normalizer);
+  CHECK_FALSE(a.config.feature_projection);
 
   Snapshot c = open_snapshot(fixture("C"));
   CHECK(c.config.embed_dim == 48);
   CHECK(c.config.num_heads == 2);
   CHECK(c.config.num_cls_tokens == 3);  // clip, dino_v2, sam
   CHECK(c.config.num_registers == 1);   // register_multiple 4
-  CHECK(c.config.summary_idxs == std::vector<std::int64_t>{0, 1});
+  CHECK(c.config.summary_tokens == std::vector<std::int64_t>{0, 1});
   CHECK(c.config.layer_scale);
   CHECK(c.config.mlp_norm);
   CHECK(c.config.final_norm);
-  CHECK(c.config.feature_normalizer);
-  CHECK(c.config.pos_grid == 3);
+  CHECK(c.config.feature_projection);
+  CHECK(c.config.pos_grid_h == 3);
 }
 
 TEST_CASE("the project's JSON config round-trips and runs the same weights") {
@@ -164,7 +164,7 @@ TEST_CASE("summary_idxs fall back to the teachers with use_summary when the buff
   copy_checkpoint(fixture("C") + "/model.safetensors", (dir / "model.safetensors").string(),
                   [](const std::string& k) { return k == "radio_model.summary_idxs" ? std::string() : k; });
   Snapshot snap = open_snapshot(dir.string());
-  CHECK(snap.config.summary_idxs == std::vector<std::int64_t>{0, 1});  // sam has use_summary false
+  CHECK(snap.config.summary_tokens == std::vector<std::int64_t>{0, 1});  // sam has use_summary false
 }
 
 TEST_CASE("NCHW layout is the permutation of NLC") {
@@ -379,6 +379,38 @@ TEST_CASE("project config fields of the wrong type are errors naming the field")
     expect_error([&] { load_with(c.field, c.value); }, ErrorKind::config, c.message);
   }
   CHECK(load_with("max_resolution", "96").max_resolution == 96);
+}
+
+TEST_CASE("attention_scale in the project config: absent by default, written when set, read back and applied") {
+  Snapshot snap = open_snapshot(fixture("A"));
+  const Config& base = snap.config;
+  CHECK(base.to_json().find("attention_scale") == nullptr);  // 1/sqrt(head dim), as every released model
+  Config scaled = base;
+  scaled.attention_scale = 0.05f;
+  json::Value v = scaled.to_json();
+  REQUIRE(v.find("attention_scale") != nullptr);
+  const Config back = Config::from_json(v, "own.json");
+  CHECK(back.attention_scale == 0.05f);
+  CHECK(json::dump(back.to_json()) == json::dump(v));
+  for (auto& [k, x] : v.as_object())
+    if (k == "attention_scale") x = json::parse("\"0.05\"");
+  expect_error([&] { Config::from_json(v, "own.json"); }, ErrorKind::config, "own.json: field 'attention_scale': expected a number, got the string \"0.05\"");
+  for (auto& [k, x] : v.as_object())
+    if (k == "attention_scale") x = json::parse("-1");
+  expect_error([&] { Config::from_json(v, "own.json"); }, ErrorKind::config, "attention_scale must be finite and >= 0");
+
+  // The scale reaches every attention: the same weights give another output, equal to the generic
+  // model with that scale.
+  reference::Backend b;
+  HostTensor input = io::read_npy(fixture("A") + "/input_sq128.npy");
+  const HostOutput plain = radio::Model<reference::Backend>(b, base, *snap.weights).forward(input, Layout::nlc);
+  const HostOutput own = radio::Model<reference::Backend>(b, back, *snap.weights).forward(input, Layout::nlc);
+  Architecture arch = radio::architecture(base);
+  arch.attention_scale = 0.05f;
+  const HostOutput generic = vit::Model<reference::Backend>(b, arch, *snap.weights).forward(input, Layout::nlc);
+  CHECK(own.features.data == generic.features.data);
+  CHECK(own.summary.data == generic.summary.data);
+  CHECK(own.features.data != plain.features.data);
 }
 
 TEST_CASE("parameter_count is exactly the number of weight values the model loads") {

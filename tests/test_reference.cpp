@@ -22,8 +22,8 @@ TEST_CASE("RADIO's position rule (host, square_crop) matches the PyTorch positio
       const auto& cfg = snap.config;
       HostTensor input = io::read_npy(dir + "/input_" + fc.name + ".npy");
       const int gh = int(input.shape[2]) / cfg.patch_size, gw = int(input.shape[3]) / cfg.patch_size;
-      HostTensor pos = snap.weights->get("model.patch_generator.pos_embed", Shape{1, std::int64_t(cfg.pos_grid) * cfg.pos_grid, cfg.embed_dim});
-      pos.shape = Shape{cfg.pos_grid, cfg.pos_grid, cfg.embed_dim};
+      HostTensor pos = snap.weights->get("model.patch_generator.pos_embed", Shape{1, std::int64_t(cfg.pos_grid_h) * cfg.pos_grid_w, cfg.embed_dim});
+      pos.shape = Shape{cfg.pos_grid_h, cfg.pos_grid_w, cfg.embed_dim};
       HostTensor got = nn::resample_square_crop(pos, gh, gw);
       HostTensor want = io::read_npy(dir + "/" + fc.name + "/inter_02_pos_embed.npy");
       got.shape = want.shape;

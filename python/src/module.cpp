@@ -290,7 +290,7 @@ NB_MODULE(_vit, m) {
       .def_prop_ro("backend", [](const PyModel& s) { return s.model->info().load.backend; }, "'cpu', 'reference' or 'vulkan'.")
       .def_prop_ro("precision", [](const PyModel& s) { return s.model->info().load.precision; }, "'fp32' or 'fp16'.")
       .def_prop_ro("description", [](const PyModel& s) { return s.model->info().description; },
-                   "The backend in words, e.g. 'cpu: 2 threads, oneDNN 2.6.3 (avx2), attention portable'.")
+                   "The backend in words, e.g. 'cpu: 2 threads, oneDNN 2.6.3 (avx2), attention avx2, linear packed avx2'.")
       .def_prop_ro("family", [](const PyModel& s) { return s.model->info().family; }, "'radio' or 'timm'.")
       .def_prop_ro("name", [](const PyModel& s) { return s.model->info().name; }, "The model's name, e.g. 'C-RADIOv3-B'.")
       .def_prop_ro("patch_size", [](const PyModel& s) { return s.model->info().architecture.patch_size; }, "Pixels per patch side (p).")
@@ -298,6 +298,8 @@ NB_MODULE(_vit, m) {
       .def_prop_ro("summary_dim", [](const PyModel& s) { return s.model->info().architecture.summary_dim(); }, "C, the width of `summary`.")
       .def_prop_ro("depth", [](const PyModel& s) { return s.model->info().architecture.depth; }, "Number of transformer blocks.")
       .def_prop_ro("num_heads", [](const PyModel& s) { return s.model->info().architecture.num_heads; }, "Attention heads per block.")
+      .def_prop_ro("attention_scale", [](const PyModel& s) { return s.model->info().architecture.qk_scale(); },
+                   "The factor on q·kᵀ before each softmax (1/sqrt(head dim) unless the model's config sets one).")
       .def_prop_ro("num_prefix_tokens", [](const PyModel& s) { return s.model->info().architecture.num_prefix_tokens(); },
                    "cls + register tokens in front of the patches (not in `features`).")
       .def_prop_ro(

@@ -110,6 +110,7 @@ def test_model_properties(models):
     m = models(DATA / "radio" / "A", "cpu")
     assert (m.family, m.backend, m.precision, m.patch_size, m.embed_dim, m.depth) == ("radio", "cpu", "fp32", 16, 64, 2)
     assert m.summary_dim == 3 * 64 and m.num_prefix_tokens == 8
+    assert m.attention_scale == pytest.approx((64 // m.num_heads) ** -0.5)
     assert m.input["patch_size"] == 16
     assert "cpu: 2 threads" in m.description and "cpu" in repr(m)
     assert set(vit.backends()) >= {"reference", "cpu"}

@@ -68,7 +68,7 @@ vit::models::radio::Config radio_b16() {
   vit::models::radio::Config c;
   c.name = "C-RADIO-B/16 (random weights)";
   c.patch_size = 16, c.embed_dim = 768, c.depth = 12, c.num_heads = 12, c.mlp_hidden = 3072;
-  c.pos_grid = 128, c.num_cls_tokens = 4, c.num_registers = 4;
+  c.pos_grid_h = c.pos_grid_w = 128, c.num_cls_tokens = 4, c.num_registers = 4;
   return c;
 }
 

@@ -89,6 +89,11 @@ class Fields {
     const Value* v = find(key);
     return v ? std::optional(as_bool(*v, key)) : std::nullopt;
   }
+  std::optional<double> number(const std::string& key) const {
+    const Value* v = find(key);
+    if (v && !v->is_number()) wrong(key, "a number", *v);
+    return v ? std::optional(v->as_double()) : std::nullopt;
+  }
   std::optional<std::string> string(const std::string& key) const {
     const Value* v = find(key);
     return v ? std::optional(as_string(*v, key)) : std::nullopt;

@@ -1,4 +1,5 @@
-// C-RADIO model configuration: every number the forward pass needs, in plain form.
+// C-RADIO model configuration: the generic vit::Architecture with C-RADIO's rules filled in (the
+// constructor), plus what only RADIO names: its release names and resolution limits.
 // It is read from the project's own JSON format (format_version 1, see docs/model-config.md),
 // or derived from a HuggingFace C-RADIO snapshot (importer.hpp), and can be written back out.
 #pragma once
@@ -13,35 +14,31 @@
 
 namespace vit::models::radio {
 
-struct Config {
+struct Config : Architecture {
   static constexpr int kFormatVersion = 1;
   static constexpr int kMaxResolution = 1 << 16;   // max_resolution, preferred_resolution
 
   std::string name;            // e.g. "C-RADIOv3-B"
   std::string version;         // HF RESOURCE_MAP key, e.g. "c-radio_v3-b"
   std::string timm_model;      // e.g. "vit_base_patch16_224"
-  int patch_size = 16;
-  int embed_dim = 768;         // D
-  int depth = 12;              // L
-  int num_heads = 12;
-  int mlp_hidden = 3072;       // M
-  int pos_grid = 128;          // R: the stored position-embedding grid is R×R (cpe_max_size / patch)
-  int num_cls_tokens = 4;
-  int num_registers = 4;
-  std::vector<std::int64_t> summary_idxs{0, 1, 2};
-  bool patch_bias = false;     // embedder.bias present
-  bool layer_scale = false;    // blocks.i.ls{1,2}.grandma present
-  bool mlp_norm = false;       // LayerNorm (eps 1e-5) between GELU and fc2 (C-RADIO v1)
-  bool final_norm = false;     // model.norm present
-  bool feature_normalizer = false;  // PHI-S: spatial = (spatial - mean) @ tx^T
   int max_resolution = 2048;
   std::array<int, 2> preferred_resolution{512, 512};
-  float norm_eps = 1e-6f;
-  float mlp_norm_eps = 1e-5f;
-  std::vector<AdaptorHead> adaptors;  // teacher heads the weights hold (C-RADIOv4's adaptor_configs)
 
-  int num_prefix_tokens() const { return num_cls_tokens + num_registers; }
-  int summary_dim() const { return int(summary_idxs.size()) * embed_dim; }
+  // C-RADIO's rules (docs/radio-spec.md): tokens [cls | registers | patches] from one stored tensor;
+  // the CPE position rule on a square R×R table (patches only); the summary = chosen cls tokens;
+  // optional parts (patch bias, layer scale, MLP LayerNorm, final norm, PHI-S) off until present.
+  Config() {
+    family = "radio";
+    patch_bias = final_norm = false;
+    num_cls_tokens = num_registers = 4;
+    position = PositionRule::square_crop;
+    pos_grid_h = pos_grid_w = 128;  // "pos_grid": cpe_max_size / patch
+    pos_prefix_rows = 0;
+    summary_tokens = {0, 1, 2};     // "summary_idxs"
+    keys = WeightKeys{"model.patch_generator.embedder", "model.patch_generator.pos_embed", "model.patch_generator.cls_token.token", "",
+                      "model.blocks.", "grandma", "model.norm", "", "input_conditioner.norm_mean", "input_conditioner.norm_std",
+                      "feature_normalizer.tx", "feature_normalizer.mean", true};
+  }
 
   // The plain fields of the project's JSON format, each once (read and written from this list):
   // visit(key, member, required).
@@ -51,12 +48,12 @@ struct Config {
     visit("version", c.version, false);
     visit("timm_model", c.timm_model, false);
     for (auto [key, member] : {std::pair{"patch_size", &c.patch_size}, {"embed_dim", &c.embed_dim}, {"depth", &c.depth},
-                               {"num_heads", &c.num_heads}, {"mlp_hidden", &c.mlp_hidden}, {"pos_grid", &c.pos_grid},
+                               {"num_heads", &c.num_heads}, {"mlp_hidden", &c.mlp_hidden}, {"pos_grid", &c.pos_grid_h},
                                {"num_cls_tokens", &c.num_cls_tokens}, {"num_registers", &c.num_registers}})
       visit(key, *member, true);
-    visit("summary_idxs", c.summary_idxs, true);
+    visit("summary_idxs", c.summary_tokens, true);
     for (auto [key, member] : {std::pair{"patch_bias", &c.patch_bias}, {"layer_scale", &c.layer_scale}, {"mlp_norm", &c.mlp_norm},
-                               {"final_norm", &c.final_norm}, {"feature_normalizer", &c.feature_normalizer}})
+                               {"final_norm", &c.final_norm}, {"feature_normalizer", &c.feature_projection}})
       visit(key, *member, false);
     visit("max_resolution", c.max_resolution, false);
     visit("preferred_resolution", c.preferred_resolution, false);
@@ -64,13 +61,22 @@ struct Config {
 
   // Throws a config error if the numbers cannot describe a working model: RADIO's own rules here,
   // the generic ones (ranges, the parameter budget) in Architecture::validate.
-  void validate(const std::string& where) const;
-  // Exactly the number of weight values the model loads, every teacher head included.
-  std::int64_t parameter_count() const;
+  void validate(const std::string& where) const {
+    auto need = [&](bool ok, const std::string& what) { check(ok, ErrorKind::config, where + ": " + what); };
+    need(num_cls_tokens > 0, "need at least one cls token, got " + std::to_string(num_cls_tokens));
+    for (auto i : summary_tokens)
+      need(i >= 0 && i < num_cls_tokens, "summary index " + std::to_string(i) + " is outside the " + std::to_string(num_cls_tokens) + " cls tokens");
+    for (int side : {max_resolution, preferred_resolution[0], preferred_resolution[1]})
+      need(side > 0 && side <= kMaxResolution, "max_resolution and preferred_resolution must be in [1, " + std::to_string(kMaxResolution) +
+                                                   "], got " + std::to_string(max_resolution) + " and " + std::to_string(preferred_resolution[0]) +
+                                                   "x" + std::to_string(preferred_resolution[1]));
+    Architecture::validate(where);
+  }
 
   json::Value to_json() const {
     json::Object o{{"format_version", kFormatVersion}, {"family", std::string("radio")}};
     fields(*this, [&](const char* key, const auto& member, bool) { o.emplace_back(key, json::to_value(member)); });
+    if (attention_scale > 0) o.emplace_back("attention_scale", double(attention_scale));  // absent: 1/sqrt(head dim)
     json::Array heads;
     for (const AdaptorHead& a : adaptors) {
       auto shape = [](const MlpHeadShape& m) { return json::Value(json::Array{m.hidden, m.out, m.num_inner}); };
@@ -93,6 +99,8 @@ struct Config {
       fail(ErrorKind::config, where + ": field 'family': this is a " + family + " config, not a C-RADIO (\"radio\") one");
     Config c;
     fields(c, [&](const char* key, auto& member, bool required) { f.read(key, member, required); });
+    c.pos_grid_w = c.pos_grid_h;
+    if (auto scale = f.number("attention_scale")) c.attention_scale = float(*scale);
     if (const json::Value* list = f.find("adaptors")) {  // [{"name", "head_idx", "summary": [hidden, out, inner], "feature": [...], "upsample_factor"}]
       const json::Array& heads = f.as_array(*list, "adaptors");
       for (std::size_t i = 0; i < heads.size(); ++i) {
@@ -133,57 +141,12 @@ struct Config {
   }
 };
 
-// The generic architecture of a C-RADIO config, with RADIO's key names (no adaptor heads: a
-// program chooses those, see models::Snapshot::choose_adaptors).
+// The generic architecture of a C-RADIO config without its teacher heads (a program chooses those,
+// see models::Snapshot::choose_adaptors); the config itself is the architecture with all of them.
 inline Architecture architecture(const Config& c) {
-  Architecture a;
-  a.family = "radio";
-  a.patch_size = c.patch_size;
-  a.embed_dim = c.embed_dim;
-  a.depth = c.depth;
-  a.num_heads = c.num_heads;
-  a.mlp_hidden = c.mlp_hidden;
-  a.mlp_norm = c.mlp_norm;
-  a.norm_eps = c.norm_eps;
-  a.mlp_norm_eps = c.mlp_norm_eps;
-  a.patch_bias = c.patch_bias;
-  a.layer_scale = c.layer_scale;
-  a.final_norm = c.final_norm;
-  a.num_cls_tokens = c.num_cls_tokens;
-  a.num_registers = c.num_registers;
-  a.position = PositionRule::square_crop;
-  a.pos_grid_h = a.pos_grid_w = c.pos_grid;
-  a.pos_prefix_rows = 0;
-  a.pooling = Pooling::tokens;
-  a.summary_tokens = c.summary_idxs;
-  a.feature_projection = c.feature_normalizer;
-  a.keys = WeightKeys{"model.patch_generator.embedder", "model.patch_generator.pos_embed", "model.patch_generator.cls_token.token", "",
-                      "model.blocks.", "grandma", "model.norm", "", "input_conditioner.norm_mean", "input_conditioner.norm_std",
-                      "feature_normalizer.tx", "feature_normalizer.mean", true};
+  Architecture a = c;
+  a.adaptors.clear();
   return a;
 }
-
-// The architecture with every teacher head the config holds (what validation and the parameter
-// count cover; a program runs only the heads it chooses).
-inline Architecture with_all_adaptors(const Config& c) {
-  Architecture a = architecture(c);
-  a.adaptors = c.adaptors;
-  return a;
-}
-
-inline void Config::validate(const std::string& where) const {
-  auto need = [&](bool ok, const std::string& what) { check(ok, ErrorKind::config, where + ": " + what); };
-  need(num_cls_tokens > 0, "need at least one cls token, got " + std::to_string(num_cls_tokens));
-  for (auto i : summary_idxs)
-    need(i >= 0 && i < num_cls_tokens, "summary index " + std::to_string(i) + " is outside the " + std::to_string(num_cls_tokens) + " cls tokens");
-  need(max_resolution > 0 && max_resolution <= kMaxResolution,
-       "max_resolution must be in [1, " + std::to_string(kMaxResolution) + "], got " + std::to_string(max_resolution));
-  for (int side : preferred_resolution)
-    need(side > 0 && side <= kMaxResolution, "preferred_resolution must be in [1, " + std::to_string(kMaxResolution) + "], got " +
-                                                 std::to_string(preferred_resolution[0]) + "x" + std::to_string(preferred_resolution[1]));
-  with_all_adaptors(*this).validate(where);
-}
-
-inline std::int64_t Config::parameter_count() const { return with_all_adaptors(*this).parameter_count(); }
 
 }  // namespace vit::models::radio

@@ -113,8 +113,8 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   const Shape pos = st.shape("model.patch_generator.pos_embed");
   if (pos.rank() != 3 || pos[0] != 1) bad("pos_embed: expected shape [1, R*R, D], got " + pos.str());
   c.embed_dim = int(pos[2]);
-  c.pos_grid = int(std::lround(std::sqrt(double(pos[1]))));
-  if (std::int64_t(c.pos_grid) * c.pos_grid != pos[1]) bad("pos_embed: " + std::to_string(pos[1]) + " positions is not a square grid");
+  c.pos_grid_h = c.pos_grid_w = int(std::lround(std::sqrt(double(pos[1]))));
+  if (std::int64_t(c.pos_grid_h) * c.pos_grid_w != pos[1]) bad("pos_embed: " + std::to_string(pos[1]) + " positions is not a square grid");
   if (c.embed_dim != arch.embed_dim)
     bad(c.timm_model + " has embed_dim " + std::to_string(arch.embed_dim) + ", but pos_embed has " + std::to_string(c.embed_dim));
 
@@ -157,13 +157,13 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   c.num_cls_tokens = num_cls;
   c.num_registers = prefix - num_cls;
 
-  c.summary_idxs.clear();
+  c.summary_tokens.clear();
   if (st.has("summary_idxs")) {
-    c.summary_idxs = st.file().to_int64(*st.file().find(st.prefix() + "summary_idxs"));
+    c.summary_tokens = st.file().to_int64(*st.file().find(st.prefix() + "summary_idxs"));
   } else {
     for (std::size_t i = 0; i < use_summary.size() && num_cls > 1; ++i)
-      if (use_summary[i]) c.summary_idxs.push_back(std::int64_t(i));
-    if (num_cls == 1) c.summary_idxs.push_back(0);
+      if (use_summary[i]) c.summary_tokens.push_back(std::int64_t(i));
+    if (num_cls == 1) c.summary_tokens.push_back(0);
     if (notes) notes->push_back("no summary_idxs tensor: derived from args.teachers");
   }
 
@@ -174,7 +174,7 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
     notes->push_back(std::string("MLP LayerNorm ") + (has_mlp_norm ? "present" : "absent") + " in the checkpoint; following the checkpoint");
   c.mlp_norm = has_mlp_norm;
   c.final_norm = st.has("model.norm.weight");
-  c.feature_normalizer = st.has("feature_normalizer.tx");
+  c.feature_projection = st.has("feature_normalizer.tx");
 
   c.adaptors = adaptors_from_hf(top, st, c.embed_dim, notes);
   if (auto w = top.integer("vitdet_window_size"); w && notes)

@@ -1,10 +1,10 @@
 // vit::models::radio::Model<B> — C-RADIO on the generic vit::Model<B> (docs/radio-spec.md §3):
-// what is RADIO's own is only its Architecture, built from a radio::Config:
+// what is RADIO's own is only its Architecture (a radio::Config is one, with RADIO's rules):
 //   tokens   = [cls tokens | registers | patches], one stored tensor for cls + registers
 //   position = the CPE rule: the R×R table bilinear-resized to max(gh, gw)², top-left crop
 //              (patches only; prefix tokens take no position)
 //   input    = the checkpoint's input conditioner (mean/std tensors)
-//   summary  = the cls tokens at summary_idxs, concatenated                [B, n·D]
+//   summary  = the cls tokens at summary_idxs (summary_tokens)              [B, n·D]
 //   features = the patch tokens [-> PHI-S: (x - mean) @ tx^T]               [B, T, D]
 #pragma once
 #include "vit/model.hpp"
