@@ -175,7 +175,7 @@ struct Architecture {
                           + b * n * m * (1 + (mlp_norm ? 1 : 0) + (mlp == MlpKind::swiglu ? 2 : 0))       // MLP hidden [+ normed | gate]
                           + b * summary_count() * d + b * t * d                                             // summary, features
                           + (pooling == Pooling::attention ? b * n * 2 * d : 0)                            // attention pooling's kv
-                          + (vitdet_window > 0 ? b * t * (d * 6 + m * (1 + (mlp == MlpKind::swiglu ? 2 : 0))) : 0);  // windowed blocks
+                          + (vitdet_window > 0 ? b * t * d * 4 + b * num_prefix_tokens() * d : 0);  // windows' qkv, attention; prefix set aside
     for (const AdaptorHead& h : adaptors)  // both heads' activations and outputs
       floats += b * (h.summary.hidden * 3.0 + h.summary.out + d) + b * t * (h.feature.hidden * 3.0 + 2.0 * h.feature.out);
     return 4 * floats;

@@ -54,17 +54,34 @@ struct BlockWorkspace {
   }
 };
 
+// ViTDet's windows for a block's attention: the patch tokens' q | k | v rows gathered in
+// window-major order as [B·nw, w², 3D], attention within each window into [B·nw, w², D], the
+// outputs scattered back to their tokens' rows. Rows of tokens not in `order` (the prefix tokens)
+// keep what they held: the model sets those tokens aside while blocks run windowed.
+template <Backend B>
+struct Windows {
+  std::vector<std::int64_t> order;  // order[k] = the token at window-major position k
+  typename B::Tensor qkv, attn;
+};
+
 // Multi-head self-attention with fused qkv (timm layout): h += proj(attention(qkv(x))), the
-// softmax over scale · q kᵀ. The residual add happens in the projection's epilogue.
+// softmax over scale · q kᵀ (within each window when `windows` is given). The residual add happens
+// in the projection's epilogue.
 template <Backend B>
 struct Attention {
   Linear<B> qkv, proj;
   int heads = 1;
   float scale = 0;  // on q·kᵀ, set by the model (Architecture::qk_scale); 0 is refused by the op
 
-  void add_to(B& b, const typename B::Tensor& x, typename B::Tensor& h, BlockWorkspace<B>& ws) const {
+  void add_to(B& b, const typename B::Tensor& x, typename B::Tensor& h, BlockWorkspace<B>& ws, Windows<B>* windows = nullptr) const {
     qkv(b, x, ws.qkv);
-    b.attention(ws.qkv, heads, scale, ws.attn);
+    if (windows) {
+      b.gather_tokens(ws.qkv, windows->order, windows->qkv);
+      b.attention(windows->qkv, heads, scale, windows->attn);
+      scatter_tokens(b, windows->attn, windows->order, ws.attn);
+    } else {
+      b.attention(ws.qkv, heads, scale, ws.attn);
+    }
     proj(b, ws.attn, h, Activation::none, /*accumulate=*/true);
   }
 };
@@ -95,17 +112,18 @@ struct Mlp {
   }
 };
 
-// Pre-norm transformer block (timm Block): h += attn(LN1(h)); h += mlp(LN2(h)).
-// Layer scale, when a checkpoint has it, is folded into proj and fc2 at load time.
+// Pre-norm transformer block (timm Block): h += attn(LN1(h)); h += mlp(LN2(h)), the attention
+// within ViTDet windows when `windows` is given. Layer scale, when a checkpoint has it, is folded
+// into proj and fc2 at load time.
 template <Backend B>
 struct Block {
   LayerNorm<B> norm1, norm2;
   Attention<B> attn;
   Mlp<B> mlp;
 
-  void forward(B& b, typename B::Tensor& h, BlockWorkspace<B>& ws) const {
+  void forward(B& b, typename B::Tensor& h, BlockWorkspace<B>& ws, Windows<B>* windows = nullptr) const {
     norm1(b, h, ws.normed);
-    attn.add_to(b, ws.normed, h, ws);
+    attn.add_to(b, ws.normed, h, ws, windows);
     norm2(b, h, ws.normed);
     mlp.add_to(b, ws.normed, h, ws);
   }
