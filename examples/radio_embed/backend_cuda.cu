@@ -1,4 +1,5 @@
-// radio-embed on the CUDA backend (compiled by nvcc when vit::cuda exists).
+// radio-embed on the CUDA backend (compiled by nvcc when vit::cuda exists), built as the module
+// radio-embed-cuda.so that the program loads only when it is asked for (examples/CMakeLists.txt).
 #include "backends.hpp"
 #include "run.hpp"
 #include "vit/backends/cuda.cuh"
@@ -14,3 +15,7 @@ int run_cuda(const Options& opt) {
 }
 
 }  // namespace radio_embed
+
+// The module's entry point: radio-embed loads this file (radio-embed-cuda.so) for --backend cuda
+// and calls it (main.cpp).
+extern "C" int radio_embed_run_cuda(const radio_embed::Options& opt) { return radio_embed::run_cuda(opt); }

@@ -5,7 +5,7 @@
 
 namespace radio_embed {
 
-int run_cuda(const Options& opt);    // backend_cuda.cu: VIT_RADIO_EMBED_CUDA
+int run_cuda(const Options& opt);    // backend_cuda.cu, in the module radio-embed-cuda.so: VIT_RADIO_EMBED_CUDA
 int run_vulkan(const Options& opt);  // backend_vulkan.cpp: VIT_RADIO_EMBED_VULKAN
 
 }  // namespace radio_embed

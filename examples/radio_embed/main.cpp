@@ -13,8 +13,39 @@
 #endif
 #include "vit/backends/reference.hpp"
 #include "vit/version.hpp"
+#ifdef VIT_RADIO_EMBED_CUDA
+#include <dlfcn.h>
+
+#include <filesystem>
+#endif
 
 namespace {
+
+#ifdef VIT_RADIO_EMBED_CUDA
+// --backend cuda: loads the CUDA part (the module beside this program in a build tree, in
+// libexec/vit once installed) and runs it. Only now does the process load the CUDA libraries.
+int run_cuda_module(const radio_embed::Options& opt) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  std::string looked;
+  for (const fs::path& where : {dir, dir / VIT_RADIO_EMBED_CUDA_INSTALLED}) {
+    const fs::path path = (where / VIT_RADIO_EMBED_CUDA_MODULE).lexically_normal();
+    if (!fs::exists(path, ec)) {
+      looked += (looked.empty() ? "" : ", ") + path.string();
+      continue;
+    }
+    void* module = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!module) vit::fail(vit::ErrorKind::backend, "--backend cuda: cannot load " + path.string() + ": " + dlerror());
+    using Run = int (*)(const radio_embed::Options&);
+    const auto run = reinterpret_cast<Run>(dlsym(module, "radio_embed_run_cuda"));
+    if (!run) vit::fail(vit::ErrorKind::backend, "--backend cuda: " + path.string() + " has no radio_embed_run_cuda");
+    return run(opt);
+  }
+  vit::fail(vit::ErrorKind::unsupported, std::string("--backend cuda: the program's CUDA module ") + VIT_RADIO_EMBED_CUDA_MODULE +
+                                             " is missing (looked for " + looked + ")");
+}
+#endif
 
 int dispatch(const radio_embed::Options& opt) {
   if (opt.backend == "reference") {
@@ -37,7 +68,7 @@ int dispatch(const radio_embed::Options& opt) {
   }
   if (opt.backend == "cuda") {
 #ifdef VIT_RADIO_EMBED_CUDA
-    return radio_embed::run_cuda(opt);
+    return run_cuda_module(opt);
 #else
     vit::fail(vit::ErrorKind::unsupported, "this build has no CUDA backend (configure with the CUDA toolkit and -DVIT_CUDA=ON)");
 #endif
