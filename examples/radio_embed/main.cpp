@@ -28,6 +28,8 @@ int run_cuda_module(const radio_embed::Options& opt) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec || dir.empty())  // never look for the module relative to the working directory
+    vit::fail(vit::ErrorKind::backend, "--backend cuda: cannot find this program's folder (/proc/self/exe: " + ec.message() + ")");
   std::string looked;
   for (const fs::path& where : {dir, dir / VIT_RADIO_EMBED_CUDA_INSTALLED}) {
     const fs::path path = (where / VIT_RADIO_EMBED_CUDA_MODULE).lexically_normal();

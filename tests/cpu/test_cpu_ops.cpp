@@ -174,14 +174,13 @@ TEST_CASE("cpu kernel builds and the GEMM are chosen at run time") {
   const cpu::Backend b(cpu::Options{1});
   CHECK(b.description().find("attention " + chosen) != std::string::npos);
   // Without VIT_CPU_GEMM, the packed GEMM is the automatic choice exactly where the avx2 build runs.
-  const char* gemm_env = std::getenv("VIT_CPU_GEMM");
-  if (!gemm_env) {
+  const char* saved = std::getenv("VIT_CPU_GEMM");
+  const std::string saved_value = saved ? saved : "";
+  if (!saved) {
     CHECK(b.gemm() == (chosen == "avx2" ? cpu::Gemm::packed : cpu::Gemm::onednn));
     CHECK(b.description().find(chosen == "avx2" ? "linear packed avx2" : "linear onednn") != std::string::npos);
   }
   // VIT_CPU_GEMM overrides the automatic choice (packed only where the CPU can run it).
-  const char* saved = std::getenv("VIT_CPU_GEMM");
-  const std::string saved_value = saved ? saved : "";
   ::setenv("VIT_CPU_GEMM", "onednn", 1);
   CHECK(cpu::Backend(cpu::Options{1}).gemm() == cpu::Gemm::onednn);
   ::setenv("VIT_CPU_GEMM", "packed", 1);
