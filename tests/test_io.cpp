@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <vector>
 #include <string>
 
+#include "vit/dtype.hpp"
 #include "vit/io/json.hpp"
 #include "vit/io/npy.hpp"
 #include "vit/io/safetensors.hpp"
@@ -92,6 +94,29 @@ TEST_CASE("safetensors: F16 and BF16 convert to fp32") {
   HostTensor b = st.to_float(st.at("b"));
   CHECK(b.data[0] == 1.0f);
   CHECK(b.data[1] == -3.5f);
+}
+
+TEST_CASE("dtype: fp32 -> fp16 and bf16 round to nearest even; round_to gives the stored value") {
+  auto to_half = float_to_f16;
+  CHECK(to_half(0.0f) == 0x0000);
+  CHECK(to_half(-0.0f) == 0x8000);
+  CHECK(to_half(1.0f) == 0x3c00);
+  CHECK(to_half(-2.0f) == 0xc000);
+  CHECK(to_half(65504.0f) == 0x7bff);
+  CHECK(to_half(65520.0f) == 0x7c00);                  // ties to even: overflows to inf
+  CHECK(to_half(1.0f + 1.0f / 2048) == 0x3c00);        // tie, rounds to even (down)
+  CHECK(to_half(1.0f + 3.0f / 2048) == 0x3c02);        // tie, rounds to even (up)
+  CHECK(to_half(std::ldexp(1.0f, -24)) == 0x0001);     // smallest subnormal
+  CHECK(to_half(std::ldexp(1.0f, -14)) == 0x0400);     // smallest normal
+  CHECK(to_half(std::ldexp(1.0f, -26)) == 0x0000);     // underflows to zero
+  CHECK(to_half(INFINITY) == 0x7c00);
+  CHECK((to_half(NAN) & 0x7c00) == 0x7c00);
+  CHECK(float_to_bf16(1.0f + 1.0f / 256) == 0x3f80);  // tie, rounds to even (down)
+  CHECK(float_to_bf16(1.0f + 3.0f / 256) == 0x3f82);  // tie, rounds to even (up)
+  CHECK(round_to(DType::f32, 0.1f) == 0.1f);
+  CHECK(round_to(DType::bf16, 1.0f + 1.0f / 512) == 1.0f);
+  CHECK(round_to(DType::f16, 1.0f + 1.0f / 512) == 1.0f + 1.0f / 512);  // fp16 has 10 mantissa bits, bf16 7
+  CHECK(round_to(DType::f16, 1e5f) == INFINITY);
 }
 
 TEST_CASE("safetensors: every malformed file is rejected with a clear error") {

@@ -121,7 +121,7 @@ backend:
   --backend reference|cpu|cuda|vulkan   (default reference)
   --threads N            cpu backend threads (0 = all)
   --device N             cuda / vulkan device
-  --precision fp32|tf32|bf16|fp16       cuda: all; vulkan: fp32|fp16; cpu, reference: fp32 (default fp32)
+  --precision fp32|tf32|bf16|fp16       cuda: all; vulkan: fp32|fp16; reference: fp32|bf16|fp16; cpu: fp32 (default fp32)
   --bench N              time N more forwards of the first batch; last stderr line:
                          "forward: median X ms, min Y ms over N runs"
   --dump-input DIR       also write <stem>.input.npy, the preprocessed [B,3,H,W] model input

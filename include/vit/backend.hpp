@@ -2,8 +2,9 @@
 //
 // A backend owns its memory (B::Tensor: a Shape plus backend storage) and prepared weights
 // (B::Linear: a weight matrix and optional bias, laid out however the backend likes — reordered,
-// converted to bf16, uploaded to a device). All tensors at this interface are fp32, dense and
-// row-major; a backend may compute internally in reduced precision when it was asked to.
+// converted to bf16, uploaded to a device). Tensors are dense and row-major; alloc(shape) gives
+// fp32. A backend with TypedTensors (below) also stores the operands of its products in 16 bits
+// when asked to compute in bf16/fp16; host tensors (upload/download) are always fp32.
 //
 // Ops (shapes row-major; M = rows, any leading dims flattened):
 //   alloc(shape)                      -> uninitialised tensor
@@ -35,6 +36,7 @@
 #include <string>
 #include <string_view>
 
+#include "vit/dtype.hpp"
 #include "vit/tensor.hpp"
 
 namespace vit {
@@ -84,6 +86,16 @@ inline const char* to_string(Precision p) {
   return "?";
 }
 
+// The element type of matrix-product and attention operands in precision p: f32 for fp32 and tf32
+// (tf32 is a product mode, not a storage type), bf16 and f16 for the 16-bit modes.
+inline DType compute_dtype(Precision p) {
+  switch (p) {
+    case Precision::bf16: return DType::bf16;
+    case Precision::fp16: return DType::f16;
+    default: return DType::f32;
+  }
+}
+
 // Parses a precision name ("fp32", "tf32", "bf16", "fp16"); an argument error otherwise.
 inline Precision parse_precision(std::string_view name) {
   for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16})
@@ -124,6 +136,19 @@ concept Backend = requires(B& b, const typename B::Tensor& x, typename B::Tensor
   b.im2patch(x, 16, x, x, y);
   b.assemble_tokens(x, x, x, y);
   b.gather_tokens(x, idx, y);
+};
+
+// Optional capability: typed activations. operand_dtype() is the element type the backend wants
+// the operands of its products in (compute_dtype of its precision); alloc(shape, dtype) allocates a
+// tensor of f32 or that type. The model then stores by role (vit/nn/layers.hpp): the residual
+// stream, positions, LayerNorm parameters and the outputs in f32; LayerNorm outputs, qkv, attention
+// outputs, the MLP hidden layer and the patches in operand_dtype(). Every op takes either type
+// wherever the model puts it; copy and upload convert (rounding to nearest even), download widens.
+// A backend without this capability gets f32 everywhere.
+template <class B>
+concept TypedTensors = Backend<B> && requires(B& b, const Shape& shape) {
+  { b.operand_dtype() } -> std::same_as<DType>;
+  { b.alloc(shape, DType::f32) } -> std::same_as<typename B::Tensor>;
 };
 
 // Optional capability: weights one instance of B prepared (Linear, uploaded tensors) may be read by

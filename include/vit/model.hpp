@@ -294,8 +294,12 @@ class Model {
   struct Workspace {
     Shape shape;            // input shape [B,3,H,W]
     std::uint64_t id = 0;   // changes with every reallocation (the key of a captured graph)
-    Tensor input, patches, tokens, pos, h;
+    Tensor input, patches, tokens, pos, h;  // patches: an operand; h: the residual stream (f32)
     nn::BlockWorkspace<B> block;
+    Tensor final_normed;  // [B, N, D] f32 where operands are 16-bit, else empty
+    // Where the final norm writes: f32 (the outputs are read from it), so block.normed only when
+    // that is f32 too.
+    Tensor& normed_out() { return final_normed.numel() ? final_normed : block.normed; }
     Output<B> out;
     std::vector<std::int64_t> spatial_idx;
     std::optional<typename nn::AttentionPool<B>::Workspace> pool;
@@ -366,7 +370,7 @@ class Model {
         wt_->blocks[i].forward(b_, ws.h, ws.block, in_windows ? &ws.windows->attention : nullptr);
         if (collect && collect->wants(int(i))) collect->after_block(int(i), b_.download(ws.h));
       }
-      const Tensor& final_tokens = wt_->final_norm ? ((*wt_->final_norm)(b_, ws.h, ws.block.normed), ws.block.normed) : ws.h;
+      const Tensor& final_tokens = wt_->final_norm ? ((*wt_->final_norm)(b_, ws.h, ws.normed_out()), ws.normed_out()) : ws.h;
       if (!wt_->pool) b_.gather_tokens(final_tokens, arch_.summary_tokens, ws.out.summary);
       if (wt_->feature_proj) {
         b_.gather_tokens(final_tokens, ws.spatial_idx, ws.tokens);
@@ -394,7 +398,7 @@ class Model {
     } else {
       trunk();
     }
-    if (wt_->pool) wt_->pool->forward(b_, arch_.final_norm ? ws.block.normed : ws.h, *ws.pool, ws.out.summary);
+    if (wt_->pool) wt_->pool->forward(b_, arch_.final_norm ? ws.normed_out() : ws.h, *ws.pool, ws.out.summary);
   }
 
   Workspace& workspace(const Shape& s) {
@@ -422,11 +426,12 @@ class Model {
     Workspace w{s,
                 ++next_id,
                 b_.alloc(s),
-                b_.alloc(Shape{batch * t, std::int64_t(3) * p * p}),
+                nn::alloc_operand(b_, Shape{batch * t, std::int64_t(3) * p * p}),
                 b_.alloc(Shape{batch * t, d}),
                 b_.alloc(Shape{t, d}),
                 b_.alloc(Shape{batch, n, d}),
                 nn::BlockWorkspace<B>::make(b_, batch, n, d, arch_.mlp_hidden, arch_.mlp_norm, arch_.mlp),
+                b_.alloc(Shape{arch_.final_norm && nn::operand_dtype(b_) != DType::f32 ? batch : 0, n, d}),
                 Output<B>{b_.alloc(Shape{batch, arch_.summary_count(), d}), b_.alloc(Shape{batch, t, d}), gh, gw, {}},
                 std::vector<std::int64_t>(std::size_t(t)),
                 std::nullopt,
@@ -435,8 +440,8 @@ class Model {
     std::iota(w.spatial_idx.begin(), w.spatial_idx.end(), arch_.num_prefix_tokens());
     if (const int win = arch_.vitdet_window; win > 0) {
       const std::int64_t nw = t / (std::int64_t(win) * win), prefix = arch_.num_prefix_tokens();
-      w.windows.emplace(WindowWorkspace{{vitdet_window_order(prefix, gh, gw, win), b_.alloc(Shape{batch * nw, std::int64_t(win) * win, 3 * d}),
-                                         b_.alloc(Shape{batch * nw, std::int64_t(win) * win, d})},
+      w.windows.emplace(WindowWorkspace{{vitdet_window_order(prefix, gh, gw, win), nn::alloc_operand(b_, Shape{batch * nw, std::int64_t(win) * win, 3 * d}),
+                                         nn::alloc_operand(b_, Shape{batch * nw, std::int64_t(win) * win, d})},
                                         std::vector<std::int64_t>(std::size_t(prefix)),
                                         b_.alloc(Shape{batch, prefix, d})});
       std::iota(w.windows->prefix_idx.begin(), w.windows->prefix_idx.end(), 0);
@@ -462,7 +467,7 @@ class Model {
       w.heads.push_back(std::move(hw));
     }
     if (wt_->pool)
-      w.pool.emplace(typename nn::AttentionPool<B>::Workspace{b_.alloc(Shape{batch, n, 2 * d}), b_.alloc(Shape{batch, 1, d}),
+      w.pool.emplace(typename nn::AttentionPool<B>::Workspace{nn::alloc_operand(b_, Shape{batch, n, 2 * d}), nn::alloc_operand(b_, Shape{batch, 1, d}),
                                                               nn::BlockWorkspace<B>::make(b_, batch, 1, d, arch_.pool_mlp_hidden, false)});
     b_.upload(pos, w.pos);
     ws_.emplace(std::move(w));

@@ -1,6 +1,8 @@
 // Tensors. HostTensor is fp32 data in host memory (what goes into and comes out of a model).
-// BasicTensor<Storage> is a backend's tensor: a shape plus the backend's storage (a host vector,
-// a device pointer, a Vulkan buffer). All tensors are dense and row-major.
+// BasicTensor<Storage> is a backend's tensor: a shape, the backend's storage (a host vector, a
+// device pointer, a Vulkan buffer) and the element type that storage holds (f32 unless the
+// backend allocated it otherwise, see TypedTensors in vit/backend.hpp). All tensors are dense and
+// row-major.
 #pragma once
 #include <new>
 #include <span>
@@ -8,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "vit/dtype.hpp"
 #include "vit/shape.hpp"
 
 namespace vit {
@@ -37,6 +40,7 @@ template <class Storage>
 struct BasicTensor {
   Shape shape;
   Storage storage;
+  DType dtype = DType::f32;
   std::int64_t numel() const { return shape.numel(); }
 };
 

@@ -159,7 +159,7 @@ Args:
         test oracle) or "vulkan" (when the module was built with it); vit.backends() lists them.
     threads: cpu threads for this model's forwards; 0 = all cores of the process's CPU affinity.
         Only for backend="cpu".
-    precision: "fp32" (every backend); "fp16" on vulkan.
+    precision: "fp32" (every backend); "fp16" on vulkan; "bf16" and "fp16" on reference (16-bit storage, double sums).
     device: the Vulkan device index; -1 = $VIT_VULKAN_DEVICE or the first device.
     adaptors: names of C-RADIO teacher heads to run beside the backbone (e.g. ["siglip2-g",
         "dino_v3"]); Model.available_adaptors lists what the folder offers. Their outputs are
@@ -288,7 +288,7 @@ NB_MODULE(_vit, m) {
                                 "allow_large: bool = False) -> numpy.typing.NDArray[numpy.float32]"))
       .def_prop_ro("path", [](const PyModel& s) { return s.model->info().load.path; }, "The folder (or config file) it was loaded from.")
       .def_prop_ro("backend", [](const PyModel& s) { return s.model->info().load.backend; }, "'cpu', 'reference' or 'vulkan'.")
-      .def_prop_ro("precision", [](const PyModel& s) { return s.model->info().load.precision; }, "'fp32' or 'fp16'.")
+      .def_prop_ro("precision", [](const PyModel& s) { return s.model->info().load.precision; }, "'fp32', 'bf16' or 'fp16': the precision the model was loaded with.")
       .def_prop_ro("description", [](const PyModel& s) { return s.model->info().description; },
                    "The backend in words, e.g. 'cpu: 2 threads, oneDNN 2.6.3 (avx2), attention avx2, linear packed avx2'.")
       .def_prop_ro("family", [](const PyModel& s) { return s.model->info().family; }, "'radio' or 'timm'.")

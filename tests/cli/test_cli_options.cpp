@@ -1,5 +1,6 @@
 // radio-embed's documented options, each checked for doing its job (not just being accepted):
-// --dump-input, --resolution, --allow-large, --input-list, --preprocess hf, and on Vulkan (tagged
+// --dump-input, --resolution, --allow-large, --input-list, --preprocess hf, --precision on the
+// reference backend, and on Vulkan (tagged
 // [vulkan], run through `--needs vulkan`): --backend vulkan, --device, --precision fp16.
 #include <catch2/catch.hpp>
 
@@ -194,6 +195,26 @@ TEST_CASE("--preprocess hf follows the snapshot's preprocessor_config.json") {
     CHECK(r.code != 0);
     CHECK(r.err.find("--preprocess hf needs preprocessor_config.json in the model folder") != std::string::npos);
   }
+}
+
+TEST_CASE("--backend reference --precision bf16 runs the 16-bit oracle: a bf16-sized error, within its bound; tf32 is refused") {
+  const auto d = testing::cli_scratch("cli_options", "reference_bf16");
+  const std::string in = kModel + "/input_sq128.npy";
+  const auto h = radio_embed("--backend reference --precision bf16 --input " + in + " --out " + (d / "h.safetensors").string() + " --quiet", d);
+  INFO(h.err);
+  REQUIRE(h.code == 0);
+  io::SafeTensors sh((d / "h.safetensors").string());
+  CHECK(sh.metadata().at("precision") == "bf16");
+  double err = 0;
+  testing::worst_ratio(sh.to_float(sh.at("input_sq128/features")), io::read_npy(kModel + "/sq128/spatial_features.npy"), {1.0f, 0.0f}, &err);
+  std::printf("radio-embed reference bf16: max |bf16 - PyTorch fp32| %.2e\n", err);
+  CHECK(err > 1e-3);  // fp32 agrees to ~2e-6
+  CHECK(err <= 6e-2);  // tests/test_reference_16bit.cpp's bf16 bound
+
+  const auto bad = radio_embed("--backend reference --precision tf32 --input " + in + outputs(d, "bad"), d);
+  CHECK(bad.code != 0);
+  CHECK(bad.err == "radio-embed: error: reference backend: precision tf32 is not supported (supported: fp32, bf16, fp16)\n");
+  CHECK_FALSE(fs::exists(d / "bad_s.npy"));
 }
 
 // ---- Vulkan (ctest cli_options_vulkan: `--needs vulkan [vulkan]`) ----

@@ -116,6 +116,17 @@ def test_model_properties(models):
     assert set(vit.backends()) >= {"reference", "cpu"}
 
 
+@pytest.mark.parametrize("precision,bound", [("bf16", 6e-2), ("fp16", 1e-2)])
+def test_reference_16bit_precision(precision, bound):
+    """The reference backend's 16-bit oracle: a 16-bit-sized error against the fp32 goldens, within
+    tests/test_reference_16bit.cpp's bound (fp32 agrees to ~2e-6)."""
+    folder = DATA / "radio" / "A"
+    m = vit.load(str(folder), "reference", precision=precision)
+    assert m.precision == precision
+    err = np.abs(m(np.load(folder / "input_sq128.npy")).features - np.load(folder / "sq128" / "spatial_features.npy")).max()
+    assert 1e-4 < err <= bound
+
+
 @pytest.mark.parametrize("image", sorted((REPO / "assets" / "samples").iterdir()), ids=lambda p: p.name)
 def test_prepare_equals_the_cli_input(models, cli, tmp_path, image):
     m = models(DATA / "radio" / "A", "cpu")

@@ -11,6 +11,20 @@
 
 namespace vit::nn {
 
+// The element type b stores product operands in (f32 on a backend without TypedTensors), and a
+// tensor of that type: what the model allocates for every tensor whose readers are products
+// (LayerNorm outputs, qkv, attention outputs, the MLP hidden layer, the patches).
+template <Backend B>
+DType operand_dtype(const B& b) {
+  if constexpr (TypedTensors<B>) return b.operand_dtype();
+  else return DType::f32;
+}
+template <Backend B>
+typename B::Tensor alloc_operand(B& b, const Shape& s) {
+  if constexpr (TypedTensors<B>) return b.alloc(s, b.operand_dtype());
+  else return b.alloc(s);
+}
+
 // y[M,N] = (accumulate ? y : 0) + act(x[M,K] W^T + b)
 template <Backend B>
 struct Linear {
@@ -35,7 +49,8 @@ struct LayerNorm {
   void operator()(B& b, const typename B::Tensor& x, typename B::Tensor& y) const { b.layer_norm(x, weight, bias, eps, y); }
 };
 
-// Activations one transformer block needs, sized for M tokens; reused by every block.
+// Activations one transformer block needs, sized for M tokens; reused by every block. All are
+// product operands (alloc_operand); the residual stream h is the model's, in f32.
 template <Backend B>
 struct BlockWorkspace {
   typename B::Tensor normed;  // [B, N, D]
@@ -47,10 +62,9 @@ struct BlockWorkspace {
 
   static BlockWorkspace make(B& b, std::int64_t batch, std::int64_t n, std::int64_t d, std::int64_t hidden, bool mlp_norm,
                              MlpKind kind = MlpKind::plain) {
-    BlockWorkspace w{b.alloc(Shape{batch, n, d}), b.alloc(Shape{batch, n, 3 * d}), b.alloc(Shape{batch, n, d}),
-                     b.alloc(Shape{batch, n, hidden}), b.alloc(Shape{mlp_norm ? batch : 0, n, hidden}),
-                     b.alloc(Shape{kind == MlpKind::swiglu ? batch : 0, n, 2 * hidden})};
-    return w;
+    auto op = [&b](const Shape& s) { return alloc_operand(b, s); };
+    return {op(Shape{batch, n, d}), op(Shape{batch, n, 3 * d}), op(Shape{batch, n, d}), op(Shape{batch, n, hidden}),
+            op(Shape{mlp_norm ? batch : 0, n, hidden}), op(Shape{kind == MlpKind::swiglu ? batch : 0, n, 2 * hidden})};
   }
 };
 
@@ -144,10 +158,10 @@ struct MlpHead {
   Activation act = Activation::gelu;
 
   struct Workspace {
-    typename B::Tensor h, normed, activated;  // [M, H]
+    typename B::Tensor h, normed, activated;  // [M, H]; h (summed into) f32, the others operands
   };
   static Workspace workspace(B& b, std::int64_t rows, std::int64_t hidden) {
-    return {b.alloc(Shape{rows, hidden}), b.alloc(Shape{rows, hidden}), b.alloc(Shape{rows, hidden})};
+    return {b.alloc(Shape{rows, hidden}), alloc_operand(b, Shape{rows, hidden}), alloc_operand(b, Shape{rows, hidden})};
   }
 
   void forward(B& b, const typename B::Tensor& x, Workspace& ws, typename B::Tensor& y) const {

@@ -1,6 +1,11 @@
 // The reference backend: plain loops, one thread, double accumulation, obvious indexing.
 // It is the oracle every other backend is tested against, and it is checked against the
 // official PyTorch outputs (tests/data/radio). Never optimise it.
+//
+// With precision bf16 or fp16 it is the oracle of the 16-bit modes: weights and every operand
+// tensor (TypedTensors) hold values rounded to that type — what a 16-bit backend stores — while
+// the sums, softmax and LayerNorm statistics stay in double. Its storage is float either way; a
+// 16-bit tensor's values are exactly representable in its type (every write goes through store()).
 #pragma once
 #include <algorithm>
 #include <array>
@@ -15,7 +20,7 @@
 namespace vit::reference {
 
 struct Options {
-  Precision precision = Precision::fp32;  // fp32 only (Backend::precisions)
+  Precision precision = Precision::fp32;  // fp32, or bf16/fp16 storage of weights and operands
 };
 
 class Backend {
@@ -28,28 +33,38 @@ class Backend {
 
   static constexpr bool shares_weights = true;  // weights are plain host data, read-only after loading
 
-  static constexpr std::array precisions{Precision::fp32};  // the oracle computes in fp32 (double sums)
+  static constexpr std::array precisions{Precision::fp32, Precision::bf16, Precision::fp16};  // double sums in every mode
 
-  explicit Backend(Options options = {}) { check_precision("reference", options.precision, precisions); }
+  explicit Backend(Options options = {}) : operand_(compute_dtype(options.precision)) {
+    check_precision("reference", options.precision, precisions);
+  }
 
   std::string_view name() const { return "reference"; }
+  DType operand_dtype() const { return operand_; }
 
-  Tensor alloc(const Shape& s) { return Tensor{s, std::vector<float>(std::size_t(s.numel()))}; }
+  Tensor alloc(const Shape& s) { return alloc(s, DType::f32); }
+  Tensor alloc(const Shape& s, DType t) {
+    check(t == DType::f32 || t == operand_, ErrorKind::unsupported,
+          std::string("reference backend: cannot allocate a ") + dtype_name(t) + " tensor (expected F32 or " + dtype_name(operand_) + ")");
+    return Tensor{s, std::vector<float>(std::size_t(s.numel())), t};
+  }
   Tensor upload(const HostTensor& h) { return Tensor{h.shape, h.data}; }
   void upload(const HostTensor& h, Tensor& y) {
     check(h.shape.numel() == y.numel(), ErrorKind::shape, "upload: " + h.shape.str() + " into " + y.shape.str());
-    y.storage = h.data;
+    for (std::size_t i = 0; i < h.data.size(); ++i) store(y, i, h.data[i]);
   }
   HostTensor download(const Tensor& t) { return HostTensor(t.shape, t.storage); }
   void synchronize() {}
   void copy(const Tensor& x, Tensor& y) {
     check(x.numel() == y.numel(), ErrorKind::shape, "copy: " + x.shape.str() + " into " + y.shape.str());
-    y.storage = x.storage;
+    for (std::size_t i = 0; i < x.storage.size(); ++i) store(y, i, x.storage[i]);
   }
 
+  // The weights are product operands: rounded to the operand type (the bias stays fp32).
   Linear make_linear(const HostTensor& w, const HostTensor* b) {
     check_make_linear(name(), w.shape, b ? &b->shape : nullptr);
     Linear l{w, {}};
+    for (float& v : l.weight.data) v = round_to(operand_, v);
     if (b) l.bias = b->data;
     return l;
   }
@@ -62,8 +77,8 @@ class Backend {
         for (std::int64_t k = 0; k < k_in; ++k) acc += double(x.storage[std::size_t(i * k_in + k)]) * l.weight.data[std::size_t(o * k_in + k)];
         float v = float(acc);
         if (act != Activation::none) v = float(activate(act, double(v)));
-        float& dst = y.storage[std::size_t(i * n_out + o)];
-        dst = accumulate ? dst + v : v;
+        const std::size_t at = std::size_t(i * n_out + o);
+        store(y, at, accumulate ? y.storage[at] + v : v);
       }
   }
 
@@ -78,7 +93,7 @@ class Backend {
       var /= double(d);
       double inv = 1.0 / std::sqrt(var + double(eps));
       for (std::int64_t k = 0; k < d; ++k)
-        y.storage[std::size_t(i * d + k)] = float((row[k] - mean) * inv * g.storage[std::size_t(k)] + b.storage[std::size_t(k)]);
+        store(y, std::size_t(i * d + k), (row[k] - mean) * inv * g.storage[std::size_t(k)] + b.storage[std::size_t(k)]);
     }
   }
 
@@ -94,7 +109,7 @@ class Backend {
           nn::host::attend_one(
               n, hd, double(scale), [&](std::int64_t c) { return at(i, 0, c); },
               [&](std::int64_t j, std::int64_t c) { return at(j, 1, c); }, [&](std::int64_t j, std::int64_t c) { return at(j, 2, c); },
-              [&](std::int64_t c, double v) { out.storage[std::size_t((b * n + i) * d + h * hd + c)] = float(v); }, p);
+              [&](std::int64_t c, double v) { store(out, std::size_t((b * n + i) * d + h * hd + c), v); }, p);
         }
   }
 
@@ -108,8 +123,8 @@ class Backend {
             for (std::int64_t ky = 0; ky < p; ++ky)
               for (std::int64_t kx = 0; kx < p; ++kx) {
                 float v = img.storage[std::size_t(((b * c + ch) * h + gy * p + ky) * w + gx * p + kx)];
-                out.storage[std::size_t(((b * gh + gy) * gw + gx) * cols + (ch * p + ky) * p + kx)] =
-                    (v - mean.storage[std::size_t(ch)]) / std.storage[std::size_t(ch)];
+                store(out, std::size_t(((b * gh + gy) * gw + gx) * cols + (ch * p + ky) * p + kx),
+                      (v - mean.storage[std::size_t(ch)]) / std.storage[std::size_t(ch)]);
               }
   }
 
@@ -117,9 +132,9 @@ class Backend {
     const auto [batch, s, t, d] = check_assemble_tokens(name(), prefix.shape, patches.shape, pos.shape, h.shape);
     const std::int64_t n = s + t;
     for (std::int64_t b = 0; b < batch; ++b) {
-      for (std::int64_t i = 0; i < s * d; ++i) h.storage[std::size_t(b * n * d + i)] = prefix.storage[std::size_t(i)];
+      for (std::int64_t i = 0; i < s * d; ++i) store(h, std::size_t(b * n * d + i), prefix.storage[std::size_t(i)]);
       for (std::int64_t i = 0; i < t * d; ++i)
-        h.storage[std::size_t(b * n * d + s * d + i)] = patches.storage[std::size_t(b * t * d + i)] + pos.storage[std::size_t(i)];
+        store(h, std::size_t(b * n * d + s * d + i), patches.storage[std::size_t(b * t * d + i)] + pos.storage[std::size_t(i)]);
     }
   }
 
@@ -128,11 +143,17 @@ class Backend {
     for (std::int64_t b = 0; b < batch; ++b)
       for (std::int64_t j = 0; j < len; ++j)
         for (std::int64_t k = 0; k < d; ++k)
-          out.storage[std::size_t((b * len + j) * d + k)] = h.storage[std::size_t((b * n + idx[std::size_t(j)]) * d + k)];
+          store(out, std::size_t((b * len + j) * d + k), h.storage[std::size_t((b * n + idx[std::size_t(j)]) * d + k)]);
   }
 
+ private:
+  // Every write of a tensor element: v as the tensor's type holds it.
+  static void store(Tensor& t, std::size_t i, double v) { t.storage[i] = round_to(t.dtype, float(v)); }
+
+  DType operand_;
 };
 
 static_assert(vit::Backend<Backend>);
+static_assert(vit::TypedTensors<Backend>);
 
 }  // namespace vit::reference
