@@ -446,8 +446,10 @@ class Model {
                                         b_.alloc(Shape{batch, prefix, d})});
       std::iota(w.windows->prefix_idx.begin(), w.windows->prefix_idx.end(), 0);
       if (prefix > 0) {  // the attention's prefix rows, which windowed blocks do not write: zeros until a global block does
-        b_.upload(HostTensor(Shape{batch, prefix, d}), w.windows->prefix);
-        nn::scatter_tokens(b_, w.windows->prefix, w.windows->prefix_idx, w.block.attn);
+        Tensor zeros = nn::alloc_operand(b_, Shape{batch, prefix, d});  // of the attention output's type
+        b_.upload(HostTensor(Shape{batch, prefix, d}), zeros);
+        nn::scatter_tokens(b_, zeros, w.windows->prefix_idx, w.block.attn);
+        b_.synchronize();  // before `zeros` goes
       }
     }
     for (const AdaptorHead& a : arch_.adaptors) {  // summary [B, 1, Cs]; features [B, (u·gh)(u·gw), c]

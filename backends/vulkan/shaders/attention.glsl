@@ -15,14 +15,15 @@ layout(constant_id = 2) const uint BK = 4;
 layout(constant_id = 3) const uint QT = 2;
 const uint H4 = HD / 4;
 
-layout(std430, binding = 1) buffer Buf1 { float o_[]; };
+layout(std430, binding = 1) buffer Buf1 { YT o_[]; };
 layout(std430, binding = 2) buffer Buf2 { float state_[]; };  // [queries, heads, 2]: running max, sum
 layout(binding = 4) uniform samplerBuffer q_;   // qkv rows of the queries, vec4 texels
 layout(binding = 5) uniform samplerBuffer kv_;  // qkv rows of the keys/values, vec4 texels
 
 // One dispatch: NQ queries against NK keys per batch element. Over the binding limit, queries
 // and keys are chunked: flags 1 = first key chunk (start the softmax), 2 = last (normalise);
-// between chunks the unnormalised output stays in out and the max/sum in state.
+// between chunks the unnormalised output stays in out and the max/sum in state (out is fp32 then:
+// the host runs an fp16 output's chunked attention into an fp32 scratch).
 layout(push_constant, std430) uniform Push {
   uint NQ, NK, D; float scale;
   uint q_off, kv_off, o_off, s_off;  // first texel / float of the chunk inside each binding
@@ -47,7 +48,7 @@ void main() {
     const uint ob = pc.o_off + (b * NQ + q) * pc.D + head * HD, sb = pc.s_off + ((b * NQ + q) * pc.heads + head) * 2;
     [[unroll]] for (uint t = 0; t < H4; ++t) {
       qv[i][t] = texelFetch(q_, qb + int(t)) * pc.scale;
-      acc[i][t] = first ? vec4(0.0) : vec4(o_[ob + 4 * t], o_[ob + 4 * t + 1], o_[ob + 4 * t + 2], o_[ob + 4 * t + 3]);
+      acc[i][t] = first ? vec4(0.0) : vec4(float(o_[ob + 4 * t]), float(o_[ob + 4 * t + 1]), float(o_[ob + 4 * t + 2]), float(o_[ob + 4 * t + 3]));
     }
     m[i] = first ? NEG_INF : state_[sb];
     l[i] = first ? 0.0 : state_[sb + 1];
@@ -100,7 +101,7 @@ void main() {
     const uint ob = pc.o_off + (b * NQ + q) * pc.D + head * HD;
     const float inv = last ? 1.0 / l[i] : 1.0;
     [[unroll]] for (uint t = 0; t < H4; ++t)
-      [[unroll]] for (uint c = 0; c < 4; ++c) o_[ob + 4 * t + c] = acc[i][t][c] * inv;
+      [[unroll]] for (uint c = 0; c < 4; ++c) o_[ob + 4 * t + c] = YT(acc[i][t][c] * inv);
     if (!last) {
       const uint sb = pc.s_off + ((b * NQ + q) * pc.heads + head) * 2;
       state_[sb] = m[i];

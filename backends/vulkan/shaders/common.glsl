@@ -1,6 +1,20 @@
 // Shared declarations for the vit Vulkan compute shaders. Tensors are storage buffers bound by
 // push descriptors (binding i = the op's i-th tensor); shapes come in push constants.
 
+// Element types of the tensor a shader reads (XT) and the one it writes (YT): float, or float16_t
+// in the variants for fp16 tensors (a <name>_x16 / _y16 / _x16_y16.comp file sets VIT_X16 / VIT_Y16
+// and enables GL_EXT_shader_16bit_storage). Reads widen with float(...), writes round with YT(...).
+#if VIT_X16
+#define XT float16_t
+#else
+#define XT float
+#endif
+#if VIT_Y16
+#define YT float16_t
+#else
+#define YT float
+#endif
+
 #define NEG_INF uintBitsToFloat(0xff800000u)
 
 // erfc(z) for z >= 0 (Numerical Recipes' Chebyshev fit, fractional error < 1.2e-7 everywhere).

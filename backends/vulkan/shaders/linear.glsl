@@ -20,7 +20,7 @@ layout(constant_id = 2) const uint TN = 4;
 layout(constant_id = 3) const uint X4 = 1;  // x read as vec4 texels (K % 4 == 0)
 
 layout(std430, binding = 2) readonly buffer Buf2 { float bias_[]; };
-layout(std430, binding = 3) buffer Buf3 { float y_[]; };
+layout(std430, binding = 3) buffer Buf3 { YT y_[]; };
 layout(binding = 4) uniform samplerBuffer x_;  // [M*K] floats, or [M*K/4] vec4 when X4
 layout(binding = 5) uniform samplerBuffer w_;  // [N*K4] vec4
 
@@ -85,8 +85,8 @@ void main() {
       else if ((pc.flags & 8u) != 0u) v = gelu_tanh(v);
       else if ((pc.flags & 16u) != 0u) v = quick_gelu(v);
       const uint o = pc.y_off + m * N + pc.n0 + n;
-      if ((pc.flags & 4u) != 0u) v += y_[o];
-      y_[o] = v;
+      if ((pc.flags & 4u) != 0u) v += float(y_[o]);
+      y_[o] = YT(v);
     }
   }
 }

@@ -1,8 +1,11 @@
 // vit::vulkan::Backend — the Vulkan compute backend. Every op of vit::Backend is a GLSL compute
 // shader (backends/vulkan/shaders, compiled by glslc at build time and embedded), or a buffer
 // copy. Ops record into one pending command buffer; download()/synchronize() submit and wait.
-// Tensors are fp32 storage buffers bound by push descriptors; buffers are pooled and reused. Ops
-// split their dispatches by rows when a tensor is over the device binding limits (bindings.hpp).
+// Tensors are fp32 storage buffers bound by push descriptors, or with Options::precision fp16 also
+// fp16 ones (TypedTensors: the model stores product operands in fp16; each op has a shader variant
+// per element type it meets, e.g. layer_norm_y16: fp32 in, fp16 out); buffers are pooled and
+// reused. Ops split their dispatches by rows when a tensor is over the device binding limits
+// (bindings.hpp).
 #pragma once
 #include <array>
 #include <algorithm>
@@ -22,14 +25,24 @@
 #include "vit/backends/vulkan/half.hpp"
 #include "vit/backends/vulkan/runtime.hpp"
 #include "vit/backends/vulkan/spirv/activation.hpp"
+#include "vit/backends/vulkan/spirv/activation_x16.hpp"
+#include "vit/backends/vulkan/spirv/activation_x16_y16.hpp"
+#include "vit/backends/vulkan/spirv/activation_y16.hpp"
 #include "vit/backends/vulkan/spirv/assemble_tokens.hpp"
 #include "vit/backends/vulkan/spirv/attention.hpp"
 #include "vit/backends/vulkan/spirv/attention_f16.hpp"
+#include "vit/backends/vulkan/spirv/attention_f16_y16.hpp"
 #include "vit/backends/vulkan/spirv/attention_scalar.hpp"
+#include "vit/backends/vulkan/spirv/attention_scalar_x16_y16.hpp"
 #include "vit/backends/vulkan/spirv/im2patch.hpp"
+#include "vit/backends/vulkan/spirv/im2patch_y16.hpp"
 #include "vit/backends/vulkan/spirv/layer_norm.hpp"
+#include "vit/backends/vulkan/spirv/layer_norm_x16.hpp"
+#include "vit/backends/vulkan/spirv/layer_norm_x16_y16.hpp"
+#include "vit/backends/vulkan/spirv/layer_norm_y16.hpp"
 #include "vit/backends/vulkan/spirv/linear.hpp"
 #include "vit/backends/vulkan/spirv/linear_f16.hpp"
+#include "vit/backends/vulkan/spirv/linear_f16_y16.hpp"
 
 namespace vit::vulkan {
 
@@ -83,11 +96,17 @@ class Backend {
   // Commands recorded since the last submit (for tests of the batching).
   std::size_t pending_commands() const { return rt_->stream.commands(); }
 
-  Tensor alloc(const Shape& s) {
+  // The element type of product operands (TypedTensors): fp16 with Options::precision fp16.
+  DType operand_dtype() const { return opt_.fp16() ? DType::f16 : DType::f32; }
+
+  Tensor alloc(const Shape& s) { return alloc(s, DType::f32); }
+  Tensor alloc(const Shape& s, DType t) {
+    check(t == DType::f32 || t == operand_dtype(), ErrorKind::unsupported,
+          std::string("vulkan backend: cannot allocate a ") + dtype_name(t) + " tensor (expected F32" + (opt_.fp16() ? " or F16)" : ")"));
     check(std::uint64_t(s.numel()) < (std::uint64_t(1) << 32), ErrorKind::unsupported,
           "vulkan: tensor " + s.str() + " has 2^32 or more elements (shaders index with 32 bits)");
-    if (s.numel() == 0) return Tensor{s, nullptr};
-    return Tensor{s, std::make_shared<detail::Buffer>(rt_, VkDeviceSize(s.numel()) * 4, rt_->ctx.memory_type)};
+    if (s.numel() == 0) return Tensor{s, nullptr, t};
+    return Tensor{s, std::make_shared<detail::Buffer>(rt_, (VkDeviceSize(s.numel()) * dtype_size(t) + 3) / 4 * 4, rt_->ctx.memory_type), t};
   }
 
   Tensor upload(const HostTensor& h) {
@@ -103,23 +122,28 @@ class Backend {
     HostTensor h(t.shape);
     rt_->stream.flush();
     if (t.numel() == 0) return h;
-    const std::size_t bytes = std::size_t(t.numel()) * 4;
+    const std::size_t bytes = bytes_of(t);
+    std::vector<std::uint16_t> halves(t.dtype == DType::f16 ? std::size_t(t.numel()) : 0);
+    void* dst = halves.empty() ? static_cast<void*>(h.data.data()) : halves.data();
     if (t.storage->mapped()) {
-      std::memcpy(h.data.data(), t.storage->mapped(), bytes);
+      std::memcpy(dst, t.storage->mapped(), bytes);
     } else {
       detail::Buffer staging(rt_, bytes, rt_->staging_type);
       rt_->stream.copy(t.storage->handle(), staging.handle(), {VkBufferCopy{0, 0, bytes}});
       rt_->stream.flush();
-      std::memcpy(h.data.data(), staging.mapped(), bytes);
+      std::memcpy(dst, staging.mapped(), bytes);
     }
+    for (std::size_t i = 0; i < halves.size(); ++i) h.data[i] = f16_to_float(halves[i]);
     return h;
   }
   void synchronize() { rt_->stream.flush(); }
 
+  // y = x; between fp32 and fp16 tensors a conversion (rounding to nearest even into fp16).
   void copy(const Tensor& x, Tensor& y) {
     check(x.numel() == y.numel(), ErrorKind::shape, "copy: " + x.shape.str() + " into " + y.shape.str());
     if (x.numel() == 0 || x.storage == y.storage) return;
-    rt_->stream.copy(x.storage->handle(), y.storage->handle(), {VkBufferCopy{0, 0, VkDeviceSize(x.numel()) * 4}});
+    if (x.dtype != y.dtype) return convert(x, y);
+    rt_->stream.copy(x.storage->handle(), y.storage->handle(), {VkBufferCopy{0, 0, bytes_of(x)}});
   }
 
   Linear make_linear(const HostTensor& w, const HostTensor* b) {
@@ -138,10 +162,11 @@ class Backend {
   void linear(const Linear& l, const Tensor& x, Tensor& y, Activation act, bool accumulate) {
     const std::int64_t m = check_linear(name(), x.shape, y.shape, l.n, l.k).m;
     if (m == 0 || l.n == 0) return;
-    const bool x4 = l.k % 4 == 0;
+    const bool x4 = l.k % 4 == 0, x16 = x.dtype == DType::f16;
+    const detail::Texels xf = x4 ? (x16 ? detail::Texels::rgba16 : detail::Texels::rgba32) : (x16 ? detail::Texels::r16 : detail::Texels::r32);
     const std::uint64_t row_x = std::uint64_t(std::max<std::int64_t>(l.k, 1)) * 4, row_y = std::uint64_t(l.n) * 4;
     const std::uint64_t cols = std::uint64_t(tune_.gemm_lanes) * tune_.gemm_tn;
-    const std::int64_t chunk = chunk_rows(m, std::min(bind_.texel_budget(x4 ? detail::Texels::rgba32 : detail::Texels::r32) / row_x, bind_.storage_budget() / row_y), tune_.gemm_tm,
+    const std::int64_t chunk = chunk_rows(m, std::min(bind_.texel_budget(xf) / row_x, bind_.storage_budget() / row_y), tune_.gemm_tm,
                                           "linear", "a row of x " + x.shape.str() + " or y " + y.shape.str());
     const detail::Texels wf = opt_.fp16() ? detail::Texels::rgba16 : detail::Texels::rgba32;
     const std::int64_t w_words = std::int64_t(detail::texel_bytes(wf)) / 4 * l.k4;  // 4-byte words per row of W
@@ -156,12 +181,15 @@ class Backend {
       const detail::StorageSlot bias = l.bias.storage ? slice(l.bias, n0, nc, "linear", "bias") : dummy();
       for (std::int64_t r0 = 0; r0 < m; r0 += chunk) {
         const std::int64_t mc = std::min(chunk, m - r0);
-        const detail::TexelSlot xs = texel(x, x4 ? detail::Texels::rgba32 : detail::Texels::r32, r0 * l.k, mc * l.k, "linear", "input");
+        const detail::TexelSlot xs = texel(x, xf, r0 * l.k, mc * l.k, "linear", "input");
         const detail::StorageSlot ys = slice(y, r0 * l.n, mc * l.n, "linear", "output");
         struct {
           std::uint32_t m, k, n, flags, k4, x_off, y_off, nc, n0, w_off, b_off;
         } pc{u32(mc), u32(l.k), u32(l.n), flags, u32(l.k4), xs.shift, ys.shift, u32(nc), u32(n0), w.shift, bias.shift};
-        record(opt_.fp16() ? detail::Shader{"linear_f16", spirv::linear_f16} : detail::Shader{"linear", spirv::linear}, {tune_.gemm_lanes, tune_.gemm_tm, tune_.gemm_tn, x4 ? 1u : 0u}, {dummy(), dummy(), bias, ys},
+        const detail::Shader shader = !opt_.fp16()                ? detail::Shader{"linear", spirv::linear}
+                                      : y.dtype == DType::f16 ? detail::Shader{"linear_f16_y16", spirv::linear_f16_y16}
+                                                              : detail::Shader{"linear_f16", spirv::linear_f16};
+        record(shader, {tune_.gemm_lanes, tune_.gemm_tm, tune_.gemm_tn, x4 ? 1u : 0u}, {dummy(), dummy(), bias, ys},
                {xs.view, w.view}, pc, ceil_div(nc, cols), ceil_div(mc, tune_.gemm_tm));
       }
     }
@@ -180,7 +208,9 @@ class Backend {
         float eps;
         std::uint32_t x_off, y_off;
       } pc{u32(mc), u32(d), eps, xs.shift, ys.shift};
-      record({"layer_norm", spirv::layer_norm}, {tune_.norm_lanes}, {xs, gs, bs, ys}, {}, pc, std::uint64_t(mc));
+      record(by_types(x, y, {"layer_norm", spirv::layer_norm}, {"layer_norm_x16", spirv::layer_norm_x16}, {"layer_norm_y16", spirv::layer_norm_y16},
+                      {"layer_norm_x16_y16", spirv::layer_norm_x16_y16}),
+             {tune_.norm_lanes}, {xs, gs, bs, ys}, {}, pc, std::uint64_t(mc));
     }
   }
 
@@ -196,11 +226,18 @@ class Backend {
       if (opt_.fp16()) note_fp32_attention(hd);
       return attention_scalar(qkv, heads, out, scale);
     }
-    const std::uint64_t row = std::uint64_t(3 * d) * 4;
-    const bool fits = std::uint64_t(qkv.numel()) * 4 <= bind_.texel_limit(detail::Texels::rgba32) && std::uint64_t(out.numel()) * 4 <= bind_.storage_limit();
-    const std::int64_t kc = fits ? n : chunk_rows(n, bind_.texel_budget(detail::Texels::rgba32) / row, tune_.attn_block, "attention", "a token row of " + qkv.shape.str());
-    const std::int64_t qc = fits ? n : chunk_rows(n, std::min(bind_.texel_budget(detail::Texels::rgba32) / row, bind_.storage_budget() / (std::uint64_t(d) * 4)),
+    const detail::Texels qf = qkv.dtype == DType::f16 ? detail::Texels::rgba16 : detail::Texels::rgba32;
+    const std::uint64_t row = std::uint64_t(3 * d) * dtype_size(qkv.dtype);
+    const bool fits = std::uint64_t(bytes_of(qkv)) <= bind_.texel_limit(qf) && std::uint64_t(out.numel()) * 4 <= bind_.storage_limit();
+    const std::int64_t kc = fits ? n : chunk_rows(n, bind_.texel_budget(qf) / row, tune_.attn_block, "attention", "a token row of " + qkv.shape.str());
+    const std::int64_t qc = fits ? n : chunk_rows(n, std::min(bind_.texel_budget(qf) / row, bind_.storage_budget() / (std::uint64_t(d) * 4)),
                                                   tune_.attn_lanes * tune_.attn_queries, "attention", "a token row of " + qkv.shape.str());
+    if (kc < n && out.dtype == DType::f16) {  // key chunks carry unnormalised sums in out: those stay fp32
+      Tensor wide = alloc(out.shape);
+      rt_->stream.keep_until_flush([w = wide.storage] {});
+      attention(qkv, heads, scale, wide);
+      return convert(wide, out);
+    }
     Tensor state;  // [B, N, heads, 2]: running max and sum between key chunks
     if (kc < n) {
       state = alloc(Shape{batch, n, heads, 2});
@@ -212,8 +249,8 @@ class Backend {
       for (std::int64_t q0 = 0; q0 < n; q0 += qc)
         for (std::int64_t k0 = 0; k0 < n; k0 += kc) {
           const std::int64_t nq = std::min(qc, n - q0), nk = std::min(kc, n - k0);
-          const detail::TexelSlot qs = texel(qkv, detail::Texels::rgba32, (b * n + q0) * 3 * d, batches * nq * 3 * d, "attention", "queries");
-          const detail::TexelSlot ks = texel(qkv, detail::Texels::rgba32, (b * n + k0) * 3 * d, batches * nk * 3 * d, "attention", "keys/values");
+          const detail::TexelSlot qs = texel(qkv, qf, (b * n + q0) * 3 * d, batches * nq * 3 * d, "attention", "queries");
+          const detail::TexelSlot ks = texel(qkv, qf, (b * n + k0) * 3 * d, batches * nk * 3 * d, "attention", "keys/values");
           const detail::StorageSlot os = slice(out, (b * n + q0) * d, batches * nq * d, "attention", "output");
           const detail::StorageSlot ss = state.storage ? slice(state, (b * n + q0) * heads * 2, nq * heads * 2, "attention", "softmax state") : dummy();
           struct {
@@ -221,7 +258,10 @@ class Backend {
             float scale;
             std::uint32_t q_off, kv_off, o_off, s_off, flags, heads;
           } pc{u32(nq), u32(nk), u32(d), scale, qs.shift, ks.shift, os.shift, ss.shift, (k0 == 0 ? 1u : 0u) | (k0 + nk == n ? 2u : 0u), u32(heads)};
-          record(opt_.fp16() ? detail::Shader{"attention_f16", spirv::attention_f16} : detail::Shader{"attention", spirv::attention}, {tune_.attn_lanes, u32(hd), tune_.attn_block, tune_.attn_queries}, {dummy(), os, ss},
+          const detail::Shader shader = !opt_.fp16()                  ? detail::Shader{"attention", spirv::attention}
+                                        : out.dtype == DType::f16 ? detail::Shader{"attention_f16_y16", spirv::attention_f16_y16}
+                                                                  : detail::Shader{"attention_f16", spirv::attention_f16};
+          record(shader, {tune_.attn_lanes, u32(hd), tune_.attn_block, tune_.attn_queries}, {dummy(), os, ss},
                  {qs.view, ks.view}, pc, ceil_div(nq, per_group), std::uint64_t(heads), std::uint64_t(batches));
         }
   }
@@ -229,6 +269,7 @@ class Backend {
   // Grid: (batch, patch-row, channel) chunks when img or out is over the binding limit.
   void im2patch(const Tensor& img, int p, const Tensor& mean, const Tensor& std, Tensor& out) {
     const auto [batch, c, h, w, gh, gw] = check_im2patch(name(), img.shape, p, mean.shape, std.shape, out.shape);
+    need_f32(name(), "im2patch", {&img, &mean, &std});
     if (out.numel() == 0) return;
     const detail::StorageSlot ms = whole(&mean, "im2patch", "mean"), sds = whole(&std, "im2patch", "std");
     struct Push {
@@ -237,7 +278,7 @@ class Backend {
     const bool fits = std::uint64_t(img.numel()) * 4 <= bind_.storage_limit() && std::uint64_t(out.numel()) * 4 <= bind_.storage_limit();
     if (fits) {
       const detail::StorageSlot is = whole(&img, "im2patch", "image"), os = whole(&out, "im2patch", "output");
-      elementwise({"im2patch", spirv::im2patch}, {is, ms, sds, os}, Push{u32(c), u32(c), 0, u32(h), u32(w), u32(p), u32(gh), u32(out.numel()), 0, 0},
+      elementwise(im2patch_shader(out), {is, ms, sds, os}, Push{u32(c), u32(c), 0, u32(h), u32(w), u32(p), u32(gh), u32(out.numel()), 0, 0},
                   out.numel());
       return;
     }
@@ -251,7 +292,7 @@ class Backend {
           const detail::StorageSlot is = slice(img, ((b * c + ch) * h + y0 * p) * w, ny * p * w, "im2patch", "image");
           const detail::StorageSlot os = slice(out, (b * gh + y0) * gw * c * p * p, ny * gw * c * p * p, "im2patch", "output");
           const std::int64_t total = ny * gw * p * p;
-          elementwise({"im2patch", spirv::im2patch}, {is, ms, sds, os},
+          elementwise(im2patch_shader(out), {is, ms, sds, os},
                       Push{u32(c), 1, u32(ch), u32(h), u32(w), u32(p), u32(ny), u32(total), is.shift, os.shift}, total);
         }
   }
@@ -260,6 +301,7 @@ class Backend {
   // tensor is over the binding limit.
   void assemble_tokens(const Tensor& prefix, const Tensor& patches, const Tensor& pos, Tensor& h) {
     const auto [batch, s, t, d] = check_assemble_tokens(name(), prefix.shape, patches.shape, pos.shape, h.shape);
+    need_f32(name(), "assemble_tokens", {&prefix, &patches, &pos, &h});
     const std::int64_t n = s + t;
     if (h.numel() == 0) return;
     struct Push {
@@ -294,30 +336,20 @@ class Backend {
   // out[b, j] = h[b, idx[j]]: one buffer copy command; consecutive indices share a region.
   void gather_tokens(const Tensor& h, std::span<const std::int64_t> idx, Tensor& out) {
     const auto [batch, n, d, len] = check_gather_tokens(name(), h.shape, idx, out.shape);
+    same_type("gather_tokens", h, out);
     if (out.numel() == 0) return;
-    rt_->stream.copy(h.storage->handle(), out.storage->handle(), token_regions(batch, n, d, idx, /*to_tokens=*/false));
+    rt_->stream.copy(h.storage->handle(), out.storage->handle(), token_regions(batch, n, VkDeviceSize(d) * dtype_size(h.dtype), idx, /*to_tokens=*/false));
   }
 
   // Optional ops (vit/nn/optional_ops.hpp).
 
-  // y = act(x) elementwise (y has x's element count; y may be x), fp32 in every mode (activations
-  // stay fp32 in memory with Options::precision fp16 too): activation.comp, the functions of linear's
-  // epilogue; `none` is a buffer copy. Chunked when x or y is over the binding limit.
+  // y = act(x) elementwise (y has x's element count; y may be x), computed in fp32 (x and y fp32
+  // or fp16): activation*.comp, the functions of linear's epilogue; `none` is copy(). Chunked when x
+  // or y is over the binding limit.
   void activation(const Tensor& x, Activation act, Tensor& y) {
     vit::detail::expect_numel(name(), "activation output", y.shape, x.shape);
     if (act == Activation::none) return copy(x, y);
-    const std::int64_t total = x.numel();
-    if (total == 0) return;
-    const std::uint32_t code = act == Activation::gelu ? 1u : act == Activation::gelu_tanh ? 2u : 3u;
-    const std::int64_t chunk = chunk_rows(total, bind_.storage_budget() / 4, 1, "activation", "one value");
-    struct Push {
-      std::uint32_t total, act, x_off, y_off;
-    };
-    for (std::int64_t i0 = 0; i0 < total; i0 += chunk) {
-      const std::int64_t nc = std::min(chunk, total - i0);
-      const detail::StorageSlot xs = slice(x, i0, nc, "activation", "input"), ys = slice(y, i0, nc, "activation", "output");
-      elementwise({"activation", spirv::activation}, {xs, ys}, Push{u32(nc), code, xs.shift, ys.shift}, nc);
-    }
+    elementwise_activation(x, act == Activation::gelu ? 1u : act == Activation::gelu_tanh ? 2u : 3u, y);
   }
 
   // h[b, idx[j]] = x[b, j] for x holding B·len(idx)·D values and h [B, N, D]; the other rows of h
@@ -326,25 +358,66 @@ class Backend {
   // place): x is copied to a scratch buffer first.
   void scatter_tokens(const Tensor& x, std::span<const std::int64_t> idx, Tensor& h) {
     const auto [batch, n, d, len] = check_scatter_tokens(name(), x.shape, idx, h.shape);
+    same_type("scatter_tokens", x, h);
     if (x.numel() == 0) return;
     VkBuffer src = x.storage->handle();
     if (x.storage == h.storage) {
-      Tensor scratch = alloc(x.shape);
-      rt_->stream.copy(src, scratch.storage->handle(), {VkBufferCopy{0, 0, VkDeviceSize(x.numel()) * 4}});
+      Tensor scratch = alloc(x.shape, x.dtype);
+      rt_->stream.copy(src, scratch.storage->handle(), {VkBufferCopy{0, 0, bytes_of(x)}});
       rt_->stream.keep_until_flush([s = scratch.storage] {});
       src = scratch.storage->handle();
     }
-    rt_->stream.copy(src, h.storage->handle(), token_regions(batch, n, d, idx, /*to_tokens=*/true));
+    rt_->stream.copy(src, h.storage->handle(), token_regions(batch, n, VkDeviceSize(d) * dtype_size(x.dtype), idx, /*to_tokens=*/true));
   }
 
  private:
+  static std::size_t bytes_of(const Tensor& t) { return std::size_t(t.numel()) * dtype_size(t.dtype); }
+
+  // y = x between an fp32 and an fp16 tensor (the activation shader with act 0).
+  void convert(const Tensor& x, Tensor& y) { elementwise_activation(x, 0u, y); }
+
+  // activation*.comp over x's elements: code 0 none (a conversion), 1 gelu, 2 gelu_tanh, 3 quick_gelu.
+  void elementwise_activation(const Tensor& x, std::uint32_t code, Tensor& y) {
+    const std::int64_t total = x.numel();
+    if (total == 0) return;
+    const std::int64_t chunk = chunk_rows(total, bind_.storage_budget() / 4, 1, "activation", "one value");
+    struct Push {
+      std::uint32_t total, act, x_off, y_off;
+    };
+    for (std::int64_t i0 = 0; i0 < total; i0 += chunk) {
+      const std::int64_t nc = std::min(chunk, total - i0);
+      const detail::StorageSlot xs = slice(x, i0, nc, "activation", "input"), ys = slice(y, i0, nc, "activation", "output");
+      elementwise(by_types(x, y, {"activation", spirv::activation}, {"activation_x16", spirv::activation_x16}, {"activation_y16", spirv::activation_y16},
+                           {"activation_x16_y16", spirv::activation_x16_y16}),
+                  {xs, ys}, Push{u32(nc), code, xs.shift, ys.shift}, nc);
+    }
+  }
+
+  // The shader for an op's input and output types (fp32 / fp16): its four variants.
+  static detail::Shader by_types(const Tensor& x, const Tensor& y, detail::Shader f32, detail::Shader x16, detail::Shader y16, detail::Shader x16_y16) {
+    const bool a = x.dtype == DType::f16, b = y.dtype == DType::f16;
+    return a ? (b ? x16_y16 : x16) : (b ? y16 : f32);
+  }
+  static detail::Shader im2patch_shader(const Tensor& out) {
+    return out.dtype == DType::f16 ? detail::Shader{"im2patch_y16", spirv::im2patch_y16} : detail::Shader{"im2patch", spirv::im2patch};
+  }
+  // Ops that move bytes between tensors (gather/scatter) or have no fp16 variant refuse other types.
+  static void same_type(const char* op, const Tensor& a, const Tensor& b) {
+    check(a.dtype == b.dtype, ErrorKind::unsupported,
+          std::string("vulkan ") + op + ": expected tensors of one type, got " + dtype_name(a.dtype) + " and " + dtype_name(b.dtype));
+  }
+  static void need_f32(std::string_view backend, const char* op, std::initializer_list<const Tensor*> ts) {
+    for (const Tensor* t : ts)
+      check(t->dtype == DType::f32, ErrorKind::unsupported,
+            std::string(backend) + " " + op + ": expected F32 tensors, got " + dtype_name(t->dtype) + " " + t->shape.str());
+  }
+
   // The copy regions between rows idx[j] of a [B, N, D] tensor and the rows j of a packed
   // [B, len(idx), D] one (gather: tokens -> packed; to_tokens: packed -> tokens, as scatter_tokens).
   // Runs of consecutive indices share one region.
-  static std::vector<VkBufferCopy> token_regions(std::int64_t batch, std::int64_t n, std::int64_t d, std::span<const std::int64_t> idx,
+  static std::vector<VkBufferCopy> token_regions(std::int64_t batch, std::int64_t n, VkDeviceSize row, std::span<const std::int64_t> idx,
                                                  bool to_tokens) {
     const std::int64_t len = std::int64_t(idx.size());
-    const VkDeviceSize row = VkDeviceSize(d) * 4;
     std::vector<VkBufferCopy> regions;
     for (std::int64_t b = 0; b < batch; ++b)
       for (std::int64_t j = 0; j < len;) {
@@ -373,6 +446,7 @@ class Backend {
 
   void attention_scalar(const Tensor& qkv, int heads, Tensor& out, float scale) {
     const std::int64_t batch = qkv.shape[0], n = qkv.shape[1], d = qkv.shape[2] / 3, hd = d / heads;
+    same_type("attention (head dim % 4 != 0)", qkv, out);
     const bool fits = std::uint64_t(qkv.numel()) * 4 <= bind_.storage_limit();
     const std::int64_t batches = fits ? batch : 1;
     for (std::int64_t b = 0; b < batch; b += batches) {
@@ -383,7 +457,9 @@ class Backend {
         float scale;
         std::uint32_t qkv_off, o_off;
       } pc{u32(n), u32(d), scale, qs.shift, os.shift};
-      record({"attention_scalar", spirv::attention_scalar}, {tune_.attn_lanes, u32(hd), tune_.attn_block}, {qs, os}, {}, pc,
+      const detail::Shader shader = qkv.dtype == DType::f16 ? detail::Shader{"attention_scalar_x16_y16", spirv::attention_scalar_x16_y16}
+                                                            : detail::Shader{"attention_scalar", spirv::attention_scalar};
+      record(shader, {tune_.attn_lanes, u32(hd), tune_.attn_block}, {qs, os}, {}, pc,
              ceil_div(n, tune_.attn_lanes), std::uint64_t(heads), std::uint64_t(batches));
     }
   }
@@ -405,17 +481,18 @@ class Backend {
   // The whole tensor as a storage binding (a small dummy buffer for an absent or empty one).
   detail::StorageSlot whole(const Tensor* t, const char* op, const char* role) {
     if (!t || !t->storage) return dummy();
-    return bind_.storage(t->storage->handle(), 0, std::uint64_t(t->numel()), label(op, role, *t));
+    return bind_.storage(t->storage->handle(), 0, std::uint64_t(t->numel()), label(op, role, *t), dtype_size(t->dtype));
   }
+  // Elements [first, first + count) of t (in t's element type).
   detail::StorageSlot slice(const Tensor& t, std::int64_t first, std::int64_t count, const char* op, const char* role) {
-    return bind_.storage(t.storage->handle(), std::uint64_t(first), std::uint64_t(count), label(op, role, t));
+    return bind_.storage(t.storage->handle(), std::uint64_t(first), std::uint64_t(count), label(op, role, t), dtype_size(t.dtype));
   }
   detail::TexelSlot texel(const Tensor& t, detail::Texels fmt, std::int64_t first, std::int64_t count, const char* op, const char* role) {
     if (!t.storage || count == 0) {  // empty tensor (e.g. K = 0): the shader reads none of it
       dummy();
       return {dummy_->view_r(), 0};
     }
-    return bind_.texel(*t.storage, fmt, std::uint64_t(first), std::uint64_t(count), label(op, role, t));
+    return bind_.texel(*t.storage, fmt, std::uint64_t(first), std::uint64_t(count), label(op, role, t), dtype_size(t.dtype));
   }
   detail::StorageSlot dummy() {
     if (!dummy_) dummy_ = std::make_shared<detail::Buffer>(rt_, 256, rt_->ctx.memory_type);
@@ -443,10 +520,14 @@ class Backend {
   }
 
   // Host data into a tensor. Pending work is submitted first (it may still use the buffer).
-  void write(Tensor& t, const float* src) {
+  // fp32 values, rounded to nearest even for an fp16 tensor.
+  void write(Tensor& t, const float* values) {
     rt_->stream.flush();
     if (t.numel() == 0) return;
-    const std::size_t bytes = std::size_t(t.numel()) * 4;
+    const std::size_t bytes = bytes_of(t);
+    std::vector<std::uint16_t> halves(t.dtype == DType::f16 ? std::size_t(t.numel()) : 0);
+    for (std::size_t i = 0; i < halves.size(); ++i) halves[i] = float_to_f16(values[i]);
+    const void* src = halves.empty() ? static_cast<const void*>(values) : halves.data();
     if (t.storage->mapped()) {
       std::memcpy(t.storage->mapped(), src, bytes);
       return;
@@ -467,5 +548,6 @@ class Backend {
 };
 
 static_assert(vit::Backend<Backend>);
+static_assert(vit::TypedTensors<Backend>);
 
 }  // namespace vit::vulkan

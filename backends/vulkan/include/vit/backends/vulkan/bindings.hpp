@@ -13,15 +13,30 @@
 
 namespace vit::vulkan::detail {
 
-// How a texel buffer view reads a buffer: one float, a vec4 of floats, or a vec4 of halves
-// (converted to fp32 by texelFetch) per texel.
-enum class Texels { r32, rgba32, rgba16 };
-inline std::uint64_t texel_bytes(Texels t) { return t == Texels::r32 ? 4 : t == Texels::rgba32 ? 16 : 8; }
+// How a texel buffer view reads a buffer: one float, a vec4 of floats, a vec4 of halves or one
+// half per texel (halves are converted to fp32 by texelFetch: an fp16 tensor is read by the same
+// shader code as an fp32 one).
+enum class Texels { r32, rgba32, rgba16, r16 };
+inline std::uint64_t texel_bytes(Texels t) {
+  switch (t) {
+    case Texels::r32: return 4;
+    case Texels::rgba32: return 16;
+    case Texels::rgba16: return 8;
+    case Texels::r16: return 2;
+  }
+  return 4;
+}
 inline VkFormat texel_format(Texels t) {
-  return t == Texels::r32 ? VK_FORMAT_R32_SFLOAT : t == Texels::rgba32 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R16G16B16A16_SFLOAT;
+  switch (t) {
+    case Texels::r32: return VK_FORMAT_R32_SFLOAT;
+    case Texels::rgba32: return VK_FORMAT_R32G32B32A32_SFLOAT;
+    case Texels::rgba16: return VK_FORMAT_R16G16B16A16_SFLOAT;
+    case Texels::r16: return VK_FORMAT_R16_SFLOAT;
+  }
+  return VK_FORMAT_R32_SFLOAT;
 }
 
-// A storage-buffer binding and the element index (floats) of the wanted data inside it.
+// A storage-buffer binding and the element index of the wanted data inside it.
 struct StorageSlot {
   VkDescriptorBufferInfo info;
   std::uint32_t shift;
@@ -65,21 +80,23 @@ class Binder {
   bool capped() const { return cap_ != ~std::uint64_t(0); }
   std::uint64_t cap() const { return cap_; }
 
-  // Binds floats [first, first + count) of `buffer` (a tensor of `total` floats) as a storage buffer.
-  StorageSlot storage(VkBuffer buffer, std::uint64_t first, std::uint64_t count, const std::string& what) const {
-    const std::uint64_t begin = first * 4, end = (first + count) * 4, off = begin / align_s_ * align_s_;
+  // Binds elements [first, first + count) of `buffer` (elements of `elem` bytes: 4 for fp32, 2 for
+  // fp16) as a storage buffer.
+  StorageSlot storage(VkBuffer buffer, std::uint64_t first, std::uint64_t count, const std::string& what, std::uint64_t elem = 4) const {
+    const std::uint64_t begin = first * elem, end = (first + count) * elem, off = begin / align_s_ * align_s_;
     if (end - off > storage_)
       fail(ErrorKind::unsupported, what + " binds " + mib(end - off) + ", over this device's maxStorageBufferRange of " + mib(storage_) +
                                        limit_note());
-    return {{buffer, off, std::max<std::uint64_t>(end - off, 4)}, std::uint32_t((begin - off) / 4)};
+    return {{buffer, off, std::max<std::uint64_t>((end - off + 3) / 4 * 4, 4)}, std::uint32_t((begin - off) / elem)};
   }
 
-  // Binds the 4-byte words [first, first + count) as texels (`first` a multiple of the texel size).
+  // Binds elements [first, first + count) (of `elem` bytes; `first` at a texel boundary) as texels.
   // Uses the buffer's whole fp32 view when it starts at 0 and fits; otherwise a view made for
   // this range, destroyed once the pending work has run.
-  TexelSlot texel(const Buffer& buffer, Texels fmt, std::uint64_t first, std::uint64_t count, const std::string& what) const {
-    const std::uint64_t ts = texel_bytes(fmt), begin = first * 4, off = begin / align_t_ * align_t_;
-    const std::uint64_t end = (first + count) * 4, range = (end - off + ts - 1) / ts * ts;
+  TexelSlot texel(const Buffer& buffer, Texels fmt, std::uint64_t first, std::uint64_t count, const std::string& what,
+                  std::uint64_t elem = 4) const {
+    const std::uint64_t ts = texel_bytes(fmt), begin = first * elem, off = begin / align_t_ * align_t_;
+    const std::uint64_t end = (first + count) * elem, range = (end - off + ts - 1) / ts * ts;
     if (range > texel_limit(fmt))
       fail(ErrorKind::unsupported, what + " needs " + std::to_string(range / ts) + " texels, over this device's maxTexelBufferElements of " +
                                        std::to_string(texel_limit(fmt) / ts) + limit_note());

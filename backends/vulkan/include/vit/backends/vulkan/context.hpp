@@ -179,10 +179,13 @@ class Context {
       fail(ErrorKind::unsupported, "vulkan: device " + names[pick] + " lacks subgroup arithmetic in compute shaders");
   }
 
-  // fp16: needs shaderFloat16 (enabled) and fp16 vec4 uniform texel buffers (weights).
+  // fp16: needs shaderFloat16 and storageBuffer16BitAccess (enabled: fp16 tensors are float16_t
+  // storage buffers) and fp16 uniform texel buffers (vec4 and single halves: weights and fp16
+  // tensors read by the products).
   void create_device(bool fp16) {
     VkPhysicalDeviceVulkan12Features f12 = vk_struct<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
-    VkPhysicalDeviceFeatures2 f = vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &f12);
+    VkPhysicalDeviceVulkan11Features f11 = vk_struct<VkPhysicalDeviceVulkan11Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, &f12);
+    VkPhysicalDeviceFeatures2 f = vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &f11);
     vk.vkGetPhysicalDeviceFeatures2(physical, &f);
     std::uint32_t ne = 0;
     vk.vkEnumerateDeviceExtensionProperties(physical, nullptr, &ne, nullptr);
@@ -195,10 +198,14 @@ class Context {
       const std::string dev = props.properties.deviceName;
       if (!f12.shaderFloat16)
         fail(ErrorKind::unsupported, "vulkan: fp16 needs the shaderFloat16 feature, which device " + dev + " does not report (use fp32)");
-      VkFormatProperties fp{};
-      vk.vkGetPhysicalDeviceFormatProperties(physical, VK_FORMAT_R16G16B16A16_SFLOAT, &fp);
-      if (!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT))
-        fail(ErrorKind::unsupported, "vulkan: fp16 needs R16G16B16A16_SFLOAT uniform texel buffers, which device " + dev + " lacks (use fp32)");
+      if (!f11.storageBuffer16BitAccess)
+        fail(ErrorKind::unsupported, "vulkan: fp16 needs the storageBuffer16BitAccess feature, which device " + dev + " does not report (use fp32)");
+      for (auto [format, name] : {std::pair{VK_FORMAT_R16G16B16A16_SFLOAT, "R16G16B16A16_SFLOAT"}, {VK_FORMAT_R16_SFLOAT, "R16_SFLOAT"}}) {
+        VkFormatProperties fp{};
+        vk.vkGetPhysicalDeviceFormatProperties(physical, format, &fp);
+        if (!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT))
+          fail(ErrorKind::unsupported, std::string("vulkan: fp16 needs ") + name + " uniform texel buffers, which device " + dev + " lacks (use fp32)");
+      }
     }
     std::uint32_t nq = 0;
     vk.vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, nullptr);
@@ -221,7 +228,9 @@ class Context {
     ci.ppEnabledExtensionNames = &push_ext;
     VkPhysicalDeviceVulkan12Features enable12 = vk_struct<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
     enable12.shaderFloat16 = VK_TRUE;
-    if (fp16) ci.pNext = &enable12;
+    VkPhysicalDeviceVulkan11Features enable11 = vk_struct<VkPhysicalDeviceVulkan11Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, &enable12);
+    enable11.storageBuffer16BitAccess = VK_TRUE;
+    if (fp16) ci.pNext = &enable11;
     vk_check(vk.vkCreateDevice(physical, &ci, nullptr, &device), "vkCreateDevice");
     vk.vkCmdPushDescriptorSetKHR = reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vk.vkGetDeviceProcAddr(device, "vkCmdPushDescriptorSetKHR"));
     if (!vk.vkCmdPushDescriptorSetKHR) fail(ErrorKind::unsupported, "vulkan: vkCmdPushDescriptorSetKHR unavailable");
