@@ -9,10 +9,12 @@
 //   fp32  exact path: fp32 GEMMs (CUBLAS_COMPUTE_32F), erf GELU, fp32 FMA attention
 //   tf32  GEMMs on tensor cores with TF32 inputs (CUBLAS_COMPUTE_32F_FAST_TF32); the rest as fp32
 //   bf16, fp16  GEMM inputs and attention in 16 bits on tensor cores, fp32 accumulation, fp32
-//         LayerNorm statistics, fp32 residual stream; the GELU of fc1 is cuBLASLt's fused (tanh) GELU
+//         LayerNorm statistics, fp32 residual stream; every activation as named (the erf GELU in
+//         an epilogue kernel; cuBLASLt's fused tanh GELU only for Activation::gelu_tanh)
 // In bf16/fp16 mode a tensor also has a 16-bit mirror; producers whose consumers are GEMMs or
 // attention (LayerNorm, qkv/fc1 GEMMs, attention) write only the mirror, and any op that needs
-// the other copy converts on demand (detail::TensorState).
+// the other copy converts on demand (detail::TensorState). This backend does not have the
+// TypedTensors capability yet (vit/backend.hpp): the model hands it fp32 tensors only.
 //
 // run_graph(key, body) runs body() directly on a key's first call (warm-up: lazy kernel loading,
 // index uploads), records it into a CUDA graph on the second call and replays the graph on later
