@@ -176,3 +176,46 @@ TEST_CASE("reference 16-bit against the fp32 goldens of every fixture: bounded e
     }
   }
 }
+
+namespace {
+
+// The reference backend, counting the bytes of every tensor it allocates (what a workspace holds).
+struct CountingBackend : reference::Backend {
+  using reference::Backend::Backend;
+  double bytes = 0;
+  Tensor alloc(const Shape& s) { return alloc(s, DType::f32); }
+  Tensor alloc(const Shape& s, DType t) {
+    bytes += double(s.numel()) * double(dtype_size(t));
+    return reference::Backend::alloc(s, t);
+  }
+};
+static_assert(TypedTensors<CountingBackend>);
+
+}  // namespace
+
+TEST_CASE("Architecture::activation_bytes is the workspace the model allocates, fp32 and 16-bit operands") {
+  struct Case {
+    std::string dir, input;
+    int vitdet;
+  };
+  const std::vector<Case> cases{{testing::fixture_dir("A"), "input_rect96x128.npy", 0},
+                                {testing::fixture_dir("C"), "input_sq32.npy", 0},
+                                {testing::radio_v4_dir(), "input_sq128.npy", 0},
+                                {testing::radio_v4_dir(), "input_sq128.npy", 2},
+                                {testing::timm_dir("dinov2_swiglu"), "input_sq42.npy", 0},
+                                {testing::timm_dir("siglip"), "input_sq64.npy", 0}};
+  for (const Case& c : cases)
+    for (Precision p : {Precision::fp32, Precision::bf16}) {
+      INFO(c.dir << " " << c.input << ", vitdet " << c.vitdet << ", " << to_string(p));
+      models::Snapshot snap = models::open_model(c.dir);
+      if (c.dir == testing::radio_v4_dir()) snap.choose_adaptors({"siglip2-g", "dino_v3"});
+      snap.architecture.vitdet_window = c.vitdet;
+      CountingBackend b({p});
+      Model<CountingBackend> model(b, snap.architecture, *snap.weights);
+      const HostTensor x = io::read_npy(c.dir + "/" + c.input);
+      b.bytes = 0;
+      model.forward(x);
+      const double want = snap.architecture.activation_bytes(x.shape[0], x.shape[2], x.shape[3], int(dtype_size(compute_dtype(p))));
+      CHECK(b.bytes == want);
+    }
+}

@@ -165,20 +165,29 @@ struct Architecture {
   // The scale every attention of the model (blocks and attention pooling) applies to q·kᵀ.
   float qk_scale() const { return attention_scale > 0 ? attention_scale : default_attention_scale(head_dim()); }
 
-  // Bytes of the fp32 workspace one forward of a [batch, 3, height, width] input allocates (what
-  // vit::Model checks against kMaxActivationBytes before allocating anything).
-  double activation_bytes(std::int64_t batch, std::int64_t height, std::int64_t width) const {
-    const double b = double(batch), p = patch_size, d = embed_dim, m = mlp_hidden;
-    const double t = double(height / patch_size) * double(width / patch_size), n = num_prefix_tokens() + t;
-    double floats = b * 3 * double(height) * double(width) + b * t * 3 * p * p + b * t * d + t * d  // input, patches, tokens, pos
-                          + b * n * d * 6                                                                  // h, normed, qkv (3), attn
-                          + b * n * m * (1 + (mlp_norm ? 1 : 0) + (mlp == MlpKind::swiglu ? 2 : 0))       // MLP hidden [+ normed | gate]
-                          + b * summary_count() * d + b * t * d                                             // summary, features
-                          + (pooling == Pooling::attention ? b * n * 2 * d : 0)                            // attention pooling's kv
-                          + (vitdet_window > 0 ? b * t * d * 4 + b * num_prefix_tokens() * d : 0);  // windows' qkv, attention; prefix set aside
-    for (const AdaptorHead& h : adaptors)  // both heads' activations and outputs
-      floats += b * (h.summary.hidden * 3.0 + h.summary.out + d) + b * t * (h.feature.hidden * 3.0 + 2.0 * h.feature.out);
-    return 4 * floats;
+  // Bytes of the workspace one forward of a [batch, 3, height, width] input allocates (what
+  // vit::Model checks against kMaxActivationBytes before allocating anything): fp32 tensors, and the
+  // product operands (nn::alloc_operand) at operand_bytes each (2 on a backend that stores them in
+  // 16 bits, see TypedTensors).
+  double activation_bytes(std::int64_t batch, std::int64_t height, std::int64_t width, int operand_bytes = 4) const {
+    const double b = double(batch), p = patch_size, d = embed_dim, m = mlp_hidden, s = num_prefix_tokens();
+    const double t = double(height / patch_size) * double(width / patch_size), n = s + t;
+    double f32 = b * 3 * double(height) * double(width) + b * t * d + t * d  // input, tokens, pos
+                 + b * n * d                                                // h
+                 + b * summary_count() * d + b * t * d                      // summary, features
+                 + (final_norm && operand_bytes < 4 ? b * n * d : 0)        // the final norm's fp32 output
+                 + (vitdet_window > 0 ? b * s * d : 0);                     // prefix set aside
+    double operands = b * t * 3 * p * p                                                            // patches
+                      + b * n * d * 5                                                              // normed, qkv (3), attn
+                      + b * n * m * (1 + (mlp_norm ? 1 : 0) + (mlp == MlpKind::swiglu ? 2 : 0))   // MLP hidden [+ normed | gate]
+                      + (pooling == Pooling::attention ? b * n * 2 * d + b * (6 * d + pool_mlp_hidden) : 0)  // pooling: kv, attn, its MLP's block workspace
+                      + (vitdet_window > 0 ? b * t * d * 4 + b * s * d : 0);  // windows' qkv, attention; the zero prefix rows written once
+    for (const AdaptorHead& h : adaptors) {  // per head: the token in, summed hidden and outputs fp32 (the
+      // feature head's output twice when upsampled: before and after the pixel shuffle); normed, activated operands
+      f32 += b * (d + h.summary.hidden + h.summary.out) + b * t * (h.feature.hidden + h.feature.out * (h.upsample > 1 ? 2.0 : 1.0));
+      operands += 2.0 * (b * h.summary.hidden + b * t * h.feature.hidden);
+    }
+    return 4 * f32 + double(operand_bytes) * operands;
   }
   int summary_dim() const { return pooling == Pooling::tokens ? int(summary_tokens.size()) * embed_dim : embed_dim; }
   int summary_count() const { return pooling == Pooling::tokens ? int(summary_tokens.size()) : 1; }

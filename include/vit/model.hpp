@@ -414,7 +414,7 @@ class Model {
                 " (patch " + std::to_string(p) + " x window " + std::to_string(w) + "), got " + std::to_string(s[2]) + "x" +
                 std::to_string(s[3]));
     if (ws_ && ws_->shape == s) return *ws_;
-    const double bytes = arch_.activation_bytes(s[0], s[2], s[3]);
+    const double bytes = arch_.activation_bytes(s[0], s[2], s[3], int(dtype_size(nn::operand_dtype(b_))));
     check(bytes <= double(Architecture::kMaxActivationBytes), ErrorKind::out_of_memory,
           "input " + s.str() + " needs " + std::to_string(std::llround(bytes / 1e9)) + " GB of activations, more than the limit of " +
               std::to_string(Architecture::kMaxActivationBytes >> 30) + " GiB (use a smaller batch or resolution)");
