@@ -151,6 +151,14 @@ concept TypedTensors = Backend<B> && requires(B& b, const Shape& shape) {
   { b.alloc(shape, DType::f32) } -> std::same_as<typename B::Tensor>;
 };
 
+// The one check of alloc(shape, t) on a TypedTensors backend: t must be f32 or its operand type,
+// else an unsupported error, e.g. "vulkan backend: cannot allocate a BF16 tensor (expected F32 or F16)".
+inline void check_tensor_dtype(std::string_view backend, DType t, DType operand) {
+  if (t == DType::f32 || t == operand) return;
+  fail(ErrorKind::unsupported, std::string(backend) + " backend: cannot allocate a " + dtype_name(t) + " tensor (expected F32" +
+                                   (operand == DType::f32 ? std::string(")") : std::string(" or ") + dtype_name(operand) + ")"));
+}
+
 // Optional capability: weights one instance of B prepared (Linear, uploaded tensors) may be read by
 // other instances, from other threads, at the same time — what vit::Model's weight-sharing
 // constructor needs (one set of weights, many concurrent forwards). A backend opts in with

@@ -44,8 +44,7 @@ class Backend {
 
   Tensor alloc(const Shape& s) { return alloc(s, DType::f32); }
   Tensor alloc(const Shape& s, DType t) {
-    check(t == DType::f32 || t == operand_, ErrorKind::unsupported,
-          std::string("reference backend: cannot allocate a ") + dtype_name(t) + " tensor (expected F32 or " + dtype_name(operand_) + ")");
+    check_tensor_dtype(name(), t, operand_);
     return Tensor{s, std::vector<float>(std::size_t(s.numel())), t};
   }
   Tensor upload(const HostTensor& h) { return Tensor{h.shape, h.data}; }

@@ -101,8 +101,7 @@ class Backend {
 
   Tensor alloc(const Shape& s) { return alloc(s, DType::f32); }
   Tensor alloc(const Shape& s, DType t) {
-    check(t == DType::f32 || t == operand_dtype(), ErrorKind::unsupported,
-          std::string("vulkan backend: cannot allocate a ") + dtype_name(t) + " tensor (expected F32" + (opt_.fp16() ? " or F16)" : ")"));
+    check_tensor_dtype(name(), t, operand_dtype());
     check(std::uint64_t(s.numel()) < (std::uint64_t(1) << 32), ErrorKind::unsupported,
           "vulkan: tensor " + s.str() + " has 2^32 or more elements (shaders index with 32 bits)");
     if (s.numel() == 0) return Tensor{s, nullptr, t};
@@ -269,7 +268,7 @@ class Backend {
   // Grid: (batch, patch-row, channel) chunks when img or out is over the binding limit.
   void im2patch(const Tensor& img, int p, const Tensor& mean, const Tensor& std, Tensor& out) {
     const auto [batch, c, h, w, gh, gw] = check_im2patch(name(), img.shape, p, mean.shape, std.shape, out.shape);
-    need_f32(name(), "im2patch", {&img, &mean, &std});
+    need_f32("im2patch", {&img, &mean, &std});
     if (out.numel() == 0) return;
     const detail::StorageSlot ms = whole(&mean, "im2patch", "mean"), sds = whole(&std, "im2patch", "std");
     struct Push {
@@ -301,7 +300,7 @@ class Backend {
   // tensor is over the binding limit.
   void assemble_tokens(const Tensor& prefix, const Tensor& patches, const Tensor& pos, Tensor& h) {
     const auto [batch, s, t, d] = check_assemble_tokens(name(), prefix.shape, patches.shape, pos.shape, h.shape);
-    need_f32(name(), "assemble_tokens", {&prefix, &patches, &pos, &h});
+    need_f32("assemble_tokens", {&prefix, &patches, &pos, &h});
     const std::int64_t n = s + t;
     if (h.numel() == 0) return;
     struct Push {
@@ -406,10 +405,10 @@ class Backend {
     check(a.dtype == b.dtype, ErrorKind::unsupported,
           std::string("vulkan ") + op + ": expected tensors of one type, got " + dtype_name(a.dtype) + " and " + dtype_name(b.dtype));
   }
-  static void need_f32(std::string_view backend, const char* op, std::initializer_list<const Tensor*> ts) {
+  static void need_f32(const char* op, std::initializer_list<const Tensor*> ts) {
     for (const Tensor* t : ts)
       check(t->dtype == DType::f32, ErrorKind::unsupported,
-            std::string(backend) + " " + op + ": expected F32 tensors, got " + dtype_name(t->dtype) + " " + t->shape.str());
+            std::string("vulkan ") + op + ": expected F32 tensors, got " + dtype_name(t->dtype) + " " + t->shape.str());
   }
 
   // The copy regions between rows idx[j] of a [B, N, D] tensor and the rows j of a packed
