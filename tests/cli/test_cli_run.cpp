@@ -87,6 +87,25 @@ TEST_CASE("an image run matches the .npy path on the same pixels exactly") {
   CHECK(io::read_npy((d / "a_f.npy").string()).shape == Shape{1, 15, 64});
 }
 
+TEST_CASE("an .npy input of two images gets one PCA picture per image, named by index") {
+  fs::path d = scratch("pca_batch");
+  auto px = picture(80, 48, 1);  // multiples of 16: no resize
+  io::write_png((d / "pic.png").string(), 80, 48, px.data());
+  HostTensor one = io::load_image((d / "pic.png").string()).to_tensor(), two(Shape{2, 3, 48, 80});
+  std::copy(one.data.begin(), one.data.end(), two.data.begin());
+  std::copy(one.data.begin(), one.data.end(), two.data.begin() + std::ptrdiff_t(one.data.size()));
+  io::write_npy((d / "pair.npy").string(), two);
+  Result r = radio_embed("--input " + (d / "pair.npy").string() + " --features " + (d / "f.npy").string() + " --pca-dir " + (d / "pca").string(), d);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  for (const char* name : {"pair.0.pca.png", "pair.1.pca.png"}) {
+    INFO(name);
+    io::Image pca = io::load_image((d / "pca" / name).string());
+    CHECK((pca.width == 80 && pca.height == 48));
+  }
+  CHECK_FALSE(fs::exists(d / "pca" / "pair.pca.png"));
+}
+
 TEST_CASE("a folder run: resize, --batch, --out-dir, --out safetensors, nchw, PCA pictures") {
   fs::path d = scratch("folder");
   fs::create_directories(d / "in");
