@@ -280,3 +280,33 @@ TEST_CASE("vulkan fp16 attention into fp16 with bindings capped (key chunks) equ
   const HostTensor a = run(fp16_options()), c = run(capped);
   CHECK(a.data == c.data);
 }
+
+// Chunk sizes count an fp16 row at 2 bytes: under a 64 KiB cap, LayerNorm on [24, 1000] and an
+// activation on 30000 values in fp16 (48 / 59 KiB) fit one binding each, so one dispatch each
+// (at 4 bytes a value they would take two), with the uncapped results.
+TEST_CASE("vulkan fp16 tensors under capped bindings are chunked by their 2-byte size") {
+  const HostTensor x = testing::random_tensor(Shape{24, 1000}, 14, 1.0f, 2.0f), g = testing::random_tensor(Shape{1000}, 15),
+                   be = testing::random_tensor(Shape{1000}, 16), v = testing::random_tensor(Shape{30000}, 17);
+  auto run = [&](vulkan::Options o, std::size_t* norm_dispatches, std::size_t* act_dispatches) {
+    vulkan::Backend b = testing::uncapped_backend(o);
+    auto xs = b.alloc(x.shape, DType::f16), ys = b.alloc(x.shape, DType::f16), vs = b.alloc(v.shape, DType::f16), ws = b.alloc(v.shape, DType::f16);
+    b.upload(x, xs);
+    b.upload(v, vs);
+    const auto gs = b.upload(g), bs = b.upload(be);
+    b.synchronize();
+    b.layer_norm(xs, gs, bs, 1e-6f, ys);
+    *norm_dispatches = b.pending_commands();
+    b.synchronize();
+    b.activation(vs, Activation::gelu, ws);
+    *act_dispatches = b.pending_commands();
+    return std::pair{b.download(ys), b.download(ws)};
+  };
+  auto capped = fp16_options();
+  capped.max_binding_bytes = 64 * 1024;
+  std::size_t n_whole = 0, a_whole = 0, n_capped = 0, a_capped = 0;
+  const auto whole = run(fp16_options(), &n_whole, &a_whole), chunked = run(capped, &n_capped, &a_capped);
+  CHECK(n_capped == n_whole);
+  CHECK(a_capped == a_whole);
+  CHECK(chunked.first.data == whole.first.data);
+  CHECK(chunked.second.data == whole.second.data);
+}

@@ -9,6 +9,7 @@
 #pragma once
 #include <array>
 #include <algorithm>
+#include <initializer_list>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -163,7 +164,7 @@ class Backend {
     if (m == 0 || l.n == 0) return;
     const bool x4 = l.k % 4 == 0, x16 = x.dtype == DType::f16;
     const detail::Texels xf = x4 ? (x16 ? detail::Texels::rgba16 : detail::Texels::rgba32) : (x16 ? detail::Texels::r16 : detail::Texels::r32);
-    const std::uint64_t row_x = std::uint64_t(std::max<std::int64_t>(l.k, 1)) * 4, row_y = std::uint64_t(l.n) * 4;
+    const std::uint64_t row_x = std::uint64_t(std::max<std::int64_t>(l.k, 1)) * dtype_size(x.dtype), row_y = std::uint64_t(l.n) * dtype_size(y.dtype);
     const std::uint64_t cols = std::uint64_t(tune_.gemm_lanes) * tune_.gemm_tn;
     const std::int64_t chunk = chunk_rows(m, std::min(bind_.texel_budget(xf) / row_x, bind_.storage_budget() / row_y), tune_.gemm_tm,
                                           "linear", "a row of x " + x.shape.str() + " or y " + y.shape.str());
@@ -197,7 +198,7 @@ class Backend {
   void layer_norm(const Tensor& x, const Tensor& g, const Tensor& b, float eps, Tensor& y) {
     const auto [m, d] = check_layer_norm(name(), x.shape, g.shape, b.shape, y.shape);
     if (m == 0 || d == 0) return;
-    const std::int64_t chunk = chunk_rows(m, bind_.storage_budget() / (std::uint64_t(d) * 4), 1, "layer_norm", "a row of " + x.shape.str());
+    const std::int64_t chunk = chunk_rows(m, bind_.storage_budget() / (std::uint64_t(d) * widest({&x, &y})), 1, "layer_norm", "a row of " + x.shape.str());
     const detail::StorageSlot gs = whole(&g, "layer_norm", "gain"), bs = whole(&b, "layer_norm", "bias");
     for (std::int64_t r0 = 0; r0 < m; r0 += chunk) {
       const std::int64_t mc = std::min(chunk, m - r0);
@@ -227,9 +228,9 @@ class Backend {
     }
     const detail::Texels qf = qkv.dtype == DType::f16 ? detail::Texels::rgba16 : detail::Texels::rgba32;
     const std::uint64_t row = std::uint64_t(3 * d) * dtype_size(qkv.dtype);
-    const bool fits = std::uint64_t(bytes_of(qkv)) <= bind_.texel_limit(qf) && std::uint64_t(out.numel()) * 4 <= bind_.storage_limit();
+    const bool fits = std::uint64_t(bytes_of(qkv)) <= bind_.texel_limit(qf) && std::uint64_t(bytes_of(out)) <= bind_.storage_limit();
     const std::int64_t kc = fits ? n : chunk_rows(n, bind_.texel_budget(qf) / row, tune_.attn_block, "attention", "a token row of " + qkv.shape.str());
-    const std::int64_t qc = fits ? n : chunk_rows(n, std::min(bind_.texel_budget(qf) / row, bind_.storage_budget() / (std::uint64_t(d) * 4)),
+    const std::int64_t qc = fits ? n : chunk_rows(n, std::min(bind_.texel_budget(qf) / row, bind_.storage_budget() / (std::uint64_t(d) * dtype_size(out.dtype))),
                                                   tune_.attn_lanes * tune_.attn_queries, "attention", "a token row of " + qkv.shape.str());
     if (kc < n && out.dtype == DType::f16) {  // key chunks carry unnormalised sums in out: those stay fp32
       Tensor wide = alloc(out.shape);
@@ -274,7 +275,7 @@ class Backend {
     struct Push {
       std::uint32_t c, cc, c0, h, w, p, gh, total, img_off, o_off;
     };
-    const bool fits = std::uint64_t(img.numel()) * 4 <= bind_.storage_limit() && std::uint64_t(out.numel()) * 4 <= bind_.storage_limit();
+    const bool fits = std::uint64_t(bytes_of(img)) <= bind_.storage_limit() && std::uint64_t(bytes_of(out)) <= bind_.storage_limit();
     if (fits) {
       const detail::StorageSlot is = whole(&img, "im2patch", "image"), os = whole(&out, "im2patch", "output");
       elementwise(im2patch_shader(out), {is, ms, sds, os}, Push{u32(c), u32(c), 0, u32(h), u32(w), u32(p), u32(gh), u32(out.numel()), 0, 0},
@@ -371,6 +372,12 @@ class Backend {
 
  private:
   static std::size_t bytes_of(const Tensor& t) { return std::size_t(t.numel()) * dtype_size(t.dtype); }
+  // Bytes of the widest element among tensors an op binds side by side (chunk sizes: every binding fits).
+  static std::uint64_t widest(std::initializer_list<const Tensor*> ts) {
+    std::uint64_t w = 1;
+    for (const Tensor* t : ts) w = std::max<std::uint64_t>(w, dtype_size(t->dtype));
+    return w;
+  }
 
   // y = x between an fp32 and an fp16 tensor (the activation shader with act 0).
   void convert(const Tensor& x, Tensor& y) { elementwise_activation(x, 0u, y); }
@@ -379,7 +386,7 @@ class Backend {
   void elementwise_activation(const Tensor& x, std::uint32_t code, Tensor& y) {
     const std::int64_t total = x.numel();
     if (total == 0) return;
-    const std::int64_t chunk = chunk_rows(total, bind_.storage_budget() / 4, 1, "activation", "one value");
+    const std::int64_t chunk = chunk_rows(total, bind_.storage_budget() / widest({&x, &y}), 1, "activation", "one value");
     struct Push {
       std::uint32_t total, act, x_off, y_off;
     };
