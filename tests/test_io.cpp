@@ -15,6 +15,7 @@
 #include "vit/io/json.hpp"
 #include "vit/io/npy.hpp"
 #include "vit/io/safetensors.hpp"
+#include "vit/weights.hpp"
 
 using namespace vit;
 namespace fs = std::filesystem;
@@ -343,4 +344,19 @@ TEST_CASE("json::describe says what a value is, for expected-vs-got messages") {
   CHECK(json::describe(json::parse("{}")) == "an object");
   CHECK(json::describe(json::parse("null")) == "null");
   CHECK(json::describe(json::parse("false")) == "false");
+}
+
+TEST_CASE("joined lists names for messages; SafeTensorsWeights::numbered counts numbered tensors from 0") {
+  CHECK(joined(std::vector<std::string>{}).empty());
+  CHECK(joined(std::vector<std::string>{"cpu"}) == "cpu");
+  CHECK(joined(std::map<std::string, int>{{"b", 2}, {"a", 1}}, [](const auto& e) { return e.first; }) == "a, b");
+
+  const std::string path = temp_path("numbered.safetensors");
+  // blocks 0, 1 and 3 (2 is missing: the count stops there); "m." prefixes every key.
+  io::write_safetensors(path, {{"m.blocks.0.w", Shape{1}, {1}, {}, false}, {"m.blocks.1.w", Shape{1}, {1}, {}, false},
+                               {"m.blocks.3.w", Shape{1}, {1}, {}, false}, {"m.blocks.0.b", Shape{1}, {1}, {}, false}}, {});
+  const SafeTensorsWeights w(std::make_shared<io::SafeTensors>(path), "m.");
+  CHECK(w.numbered("blocks.", ".w") == 2);
+  CHECK(w.numbered("blocks.", ".b") == 1);
+  CHECK(w.numbered("heads.", ".w") == 0);
 }

@@ -207,7 +207,9 @@ TEST_CASE("bad models and inputs give clear errors") {
     return s;
   };
   expect_error([&] { open_snapshot(with_config(replaced("vit_base_patch16_224", "vit_tiny_unknown"))); }, ErrorKind::config,
-               "unknown args.model 'vit_tiny_unknown'");
+               "unknown args.model 'vit_tiny_unknown' (known: vit_base_patch16_224, vit_giant_patch16_224, vit_huge_patch16_224, "
+               "vit_huge_patch16_224_mlpnorm, vit_large_patch16_224, vit_small_patch16_224, vit_so400m_patch16_224, "
+               "vit_so400m_v2_patch16_224, vit_tiny_patch16_224)");
   expect_error([&] { open_snapshot(with_config(replaced("\"embed_dim\": 64", "\"embed_dim\": 96"))); }, ErrorKind::config,
                "embed_dim 96, but pos_embed has 64");
   expect_error([&] { open_snapshot(with_config(replaced("\"depth\": 2", "\"depth\": 3"))); }, ErrorKind::config, "the checkpoint has 2 blocks");

@@ -352,8 +352,7 @@ int run(B& backend, const Options& opt, const std::string& precision, const Stre
 
   const auto failed = failures.list();
   if (!failed.empty() && total > 1) {
-    std::string names;
-    for (const auto& f : failed) names += (names.empty() ? "" : ", ") + escape_field(f.input, false);
+    const std::string names = vit::joined(failed, [](const auto& f) { return escape_field(f.input, false); });
     std::fprintf(stderr, "%s: error: %zu of %zu inputs failed: %s\n", program_name(), failed.size(), total, names.c_str());
   }
   if (opt.bench > 0) {

@@ -29,6 +29,7 @@
 //   gather_tokens(h [B,N,D], idx (host span), out [B,len(idx),D])
 //                                     out[b,j] = h[b, idx[j]]
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
@@ -107,12 +108,9 @@ inline Precision parse_precision(std::string_view name) {
 // as `static constexpr std::array precisions`): an unsupported error otherwise, e.g.
 //   "vulkan backend: precision bf16 is not supported (supported: fp32, fp16)"
 inline void check_precision(std::string_view backend, Precision p, std::span<const Precision> supported) {
-  std::string list;
-  for (Precision s : supported) {
-    if (s == p) return;
-    list += (list.empty() ? "" : ", ") + std::string(to_string(s));
-  }
-  fail(ErrorKind::unsupported, std::string(backend) + " backend: precision " + to_string(p) + " is not supported (supported: " + list + ")");
+  if (std::find(supported.begin(), supported.end(), p) != supported.end()) return;
+  fail(ErrorKind::unsupported, std::string(backend) + " backend: precision " + to_string(p) + " is not supported (supported: " +
+                                   joined(supported, [](Precision s) { return to_string(s); }) + ")");
 }
 
 template <class B>

@@ -2,6 +2,7 @@
 // host app can react (bad file vs bad argument vs device trouble) and a one-line message that
 // says what, where, and expected vs got.
 #pragma once
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -45,6 +46,15 @@ class Error : public std::runtime_error {
 
 inline void check(bool ok, ErrorKind kind, const std::string& message) {
   if (!ok) fail(kind, message);
+}
+
+// "a, b, c": name(item) for each of `items` (the items themselves by default), for messages that
+// list the choices there are, e.g. joined(table, [](const auto& e) { return e.first; }).
+template <class Range, class Name = std::identity>
+std::string joined(const Range& items, Name name = {}) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + std::string(std::invoke(name, item));
+  return out;
 }
 
 }  // namespace vit

@@ -63,6 +63,13 @@ class SafeTensorsWeights : public WeightSource {
     return t->shape;
   }
   bool has(const std::string& key) const { return file_->find(prefix_ + key) != nullptr; }
+  // How many numbered tensors there are in a row from 0: prefix + "0" + suffix, prefix + "1" + suffix, ...
+  // (e.g. the blocks of a model: numbered("blocks.", ".norm1.weight")).
+  int numbered(const std::string& prefix, const std::string& suffix) const {
+    int n = 0;
+    while (has(prefix + std::to_string(n) + suffix)) ++n;
+    return n;
+  }
   const io::SafeTensors& file() const { return *file_; }
   const std::string& prefix() const { return prefix_; }
 

@@ -21,8 +21,7 @@ std::unique_ptr<AnyModel> load_model(const LoadOptions& options) {
   const std::string& b = options.backend;
   check(options.threads >= 0, ErrorKind::argument, "threads must be >= 0 (0 = all cores), got " + std::to_string(options.threads));
   const std::vector<std::string> built = built_backends();
-  std::string known;
-  for (const auto& n : built) known += (known.empty() ? "" : ", ") + n;
+  const std::string known = joined(built);
   if (std::find(built.begin(), built.end(), b) == built.end()) {
     if (b == "cpu" || b == "vulkan" || b == "cuda")
       fail(ErrorKind::unsupported, "backend '" + b + "' is not in this build of the module (built: " + known + ")");

@@ -3,7 +3,9 @@
 //   attention_timing [threads=2] [calls=10] [NxDxH ...]   (default: B/16 and SO400M at 512²)
 // prints per shape the median GFLOP/s (4·N²·D per call) of `calls` calls after 2 warm-up calls, and
 // a checksum of the output (equal before and after a change that keeps the arithmetic).
-// Build (from the repository root):
+// Built with the benchmarks
+// (`cmake --build build --target attention_timing`: build/benchmarks/attention_timing); or alone, e.g. against another
+// checkout's headers to compare two versions (from the repository root):
 //   g++ -std=c++20 -O2 -march=native -fopenmp -Iinclude -Ibackends/cpu/include
 //     backends/cpu/tools/attention_timing.cpp -o /tmp/attention_timing
 #include <algorithm>

@@ -4,7 +4,9 @@
 // prints the median forward time per size (reps=0: one forward only, e.g. for peak memory); --profile adds time per op (summed over one forward,
 // median forward of the reps). VIT_CFG=models/radio/configs/c-radio-v4-so400m.json (any RADIO config) times that model instead of B/16;
 // VIT_CPU_GEMM=onednn|packed forces linear's GEMM (cpu::automatic_gemm).
-// Build (from the repository root):
+// Built with the benchmarks
+// (`cmake --build build --target cpu_forward_timing`: build/benchmarks/cpu_forward_timing); or alone, e.g. against another
+// checkout's headers to compare two versions (from the repository root):
 //   g++ -std=c++20 -O3 -march=native -fopenmp -Iinclude -Ibackends/reference/include -Ibackends/cpu/include
 //     -Imodels/radio/include backends/cpu/tools/cpu_forward_timing.cpp -o /tmp/cpu_forward_timing -ldnnl
 #include <time.h>

@@ -2,7 +2,9 @@
 // (ort_gemm_timing.py, same shapes and output format). A developer tool, not a test or benchmark:
 //   packed_gemm_timing [threads=2] [calls=20] [MxKxN ...]     (default: C-RADIO-B/16's linears)
 // prints per shape the median GFLOP/s of `calls` calls of y = x Wᵀ + b (after 2 warm-up calls) and
-// the largest |error| of 64 outputs against a double-precision sum. Build (from the repository root):
+// the largest |error| of 64 outputs against a double-precision sum. Built with the benchmarks
+// (`cmake --build build --target packed_gemm_timing`: build/benchmarks/packed_gemm_timing); or alone, e.g. against another
+// checkout's headers to compare two versions (from the repository root):
 //   g++ -std=c++20 -O2 -march=native -fopenmp -Iinclude -Ibackends/cpu/include
 //     backends/cpu/tools/packed_gemm_timing.cpp -o /tmp/packed_gemm_timing
 #include <algorithm>

@@ -55,11 +55,9 @@ struct Snapshot {
     architecture.adaptors.clear();
     for (const std::string& n : names) {
       auto it = std::find_if(adaptors.begin(), adaptors.end(), [&](const AdaptorHead& h) { return h.name == n; });
-      if (it == adaptors.end()) {
-        std::string have;
-        for (const AdaptorHead& h : adaptors) have += (have.empty() ? "" : ", ") + h.name;
-        fail(ErrorKind::config, "adaptor '" + n + "': " + name + " has " + (have.empty() ? "no adaptor heads" : "only: " + have));
-      }
+      if (it == adaptors.end())
+        fail(ErrorKind::config, "adaptor '" + n + "': " + name + " has " +
+                                    (adaptors.empty() ? "no adaptor heads" : "only: " + joined(adaptors, &AdaptorHead::name)));
       if (std::none_of(architecture.adaptors.begin(), architecture.adaptors.end(), [&](const AdaptorHead& h) { return h.name == n; }))
         architecture.adaptors.push_back(*it);
     }

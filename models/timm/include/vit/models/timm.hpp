@@ -102,11 +102,9 @@ inline Architecture architecture_from_hub(const json::Value& cfg, const SafeTens
     bad("this is a C-RADIO model config, not a timm one (open it with vit::models::open_model or radio::open_snapshot)");
   if (!name) bad("missing 'architecture' (not a timm hub config.json?)");
   auto it = architectures().find(*name);
-  if (it == architectures().end()) {
-    std::string known;
-    for (const auto& [k, v] : architectures()) known += (known.empty() ? "" : ", ") + k;
-    bad("architecture '" + *name + "' is not a supported timm VisionTransformer (supported: " + known + ")");
-  }
+  if (it == architectures().end())
+    bad("architecture '" + *name + "' is not a supported timm VisionTransformer (supported: " +
+        joined(architectures(), [](const auto& e) { return e.first; }) + ")");
   Defaults def = it->second;
   const json::Fields args = top.object("model_args");
   auto shape = [&](const std::string& key) { return st.shape(key); };
@@ -121,8 +119,7 @@ inline Architecture architecture_from_hub(const json::Value& cfg, const SafeTens
   a.patch_size = int(patch[2]);
   a.patch_bias = st.has("patch_embed.proj.bias");
   a.num_heads = int(args.integer("num_heads", 1, 1 << 16).value_or(def.num_heads));
-  int depth = 0;
-  while (st.has("blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
+  const int depth = st.numbered("blocks.", ".norm1.weight");
   a.depth = depth;
   if (auto d = args.integer("depth", 0, 1 << 16); d && *d != depth)
     bad("model_args.depth is " + std::to_string(*d) + ", but the checkpoint has " + std::to_string(depth) + " blocks");

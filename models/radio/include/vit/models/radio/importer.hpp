@@ -67,8 +67,7 @@ inline std::vector<AdaptorHead> adaptors_from_hf(const json::Fields& hf, const S
       if (fc1.rank() != 2 || fc1[1] != d || !fin || fin->rank() != 2 || (*fin)[1] != fc1[0])
         fail(ErrorKind::format, st.describe(key + ".fc1.weight") + ": expected an MLP v2 head on width " + std::to_string(d) + " (fc1 [H, " +
                                     std::to_string(d) + "], final.2 [C, H]), got fc1 " + fc1.str() + (fin ? " and final.2 " + fin->str() : " and no final.2"));
-      *shape = {int(fc1[0]), int((*fin)[0]), 0};
-      while (st.has(key + ".blocks." + std::to_string(shape->num_inner) + ".0.weight")) ++shape->num_inner;
+      *shape = {int(fc1[0]), int((*fin)[0]), st.numbered(key + ".blocks.", ".0.weight")};
     }
     out.push_back(std::move(a));
   }
@@ -89,11 +88,8 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   const auto model = args.string("model");
   if (!model) bad("missing string 'args.model'");
   auto it = timm_models().find(*model);
-  if (it == timm_models().end()) {
-    std::string known;
-    for (const auto& [k, v] : timm_models()) known += (known.empty() ? "" : ", ") + k;
-    bad("unknown args.model '" + *model + "' (known: " + known + ")");
-  }
+  if (it == timm_models().end())
+    bad("unknown args.model '" + *model + "' (known: " + joined(timm_models(), [](const auto& e) { return e.first; }) + ")");
   TimmVit arch = it->second;
   const json::Fields kwargs = args.object("model_kwargs");
   for (const auto& [k, v] : kwargs.entries()) {
@@ -125,8 +121,7 @@ inline Config config_from_hf(const json::Value& hf, const SafeTensorsWeights& st
   if (auto ps = top.integer("patch_size"); ps && *ps != c.patch_size)
     bad("patch_size " + std::to_string(*ps) + " disagrees with embedder.weight (patch " + std::to_string(c.patch_size) + ")");
 
-  int depth = 0;
-  while (st.has("model.blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
+  const int depth = st.numbered("model.blocks.", ".norm1.weight");
   if (depth != arch.depth) bad(c.timm_model + " has depth " + std::to_string(arch.depth) + ", but the checkpoint has " + std::to_string(depth) + " blocks");
   c.depth = depth;
   c.mlp_hidden = depth > 0 ? int(st.shape("model.blocks.0.mlp.fc1.weight")[0]) : 4 * c.embed_dim;
