@@ -16,7 +16,8 @@ CLI=$BUILD/examples/radio-embed
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "machine: $(nproc) cores, $(uname -m); OMP_NUM_THREADS=${OMP_NUM_THREADS-unset} OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-unset}"
+source "$(dirname "$0")/machine.sh"
+echo "machine: $(cpu_description), $(nproc) cores; $(fma_peak "$BUILD" "$(nproc)"); OMP_NUM_THREADS=${OMP_NUM_THREADS-unset} OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-unset}"
 echo "model $MODEL, backend $BACKEND, $COUNT images of ${SIZE}x${SIZE} (JPEG), bare forward: median of $BENCH_RUNS"
 "$BUILD/examples/radio-make-images" --out "$tmp/img" --count "$COUNT" --size "$SIZE" >/dev/null
 

@@ -21,7 +21,8 @@ cmake -S "$repo/examples/host-app" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Relea
   -DVIT_CUDA=OFF -DVIT_VULKAN=OFF >/dev/null
 cmake --build "$build" >/dev/null
 model=$repo/models/radio/configs/c-radio-v3-b.json
-echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'); threads $threads; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>} (unset for the runs);" \
+source "$repo/benchmarks/machine.sh"
+echo "cpu: $(cpu_description), $(nproc) cores; $(fma_peak "$repo/build" "$threads"); threads $threads; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>} (unset for the runs);" \
      "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-<unset>}; host_app built without -march ($(grep -c march "$build/build.ninja" || true) -march flags in its build)"
 for size in ${sizes//,/ }; do
   for round in 1 2; do  # interleaved: dispatched, portable, dispatched, portable

@@ -61,12 +61,12 @@ print("%s %.0f" % (m.group(1), resource.getrusage(resource.RUSAGE_CHILDREN).ru_m
 PY
 }
 
-cpu="$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+source "$repo/benchmarks/machine.sh"
 {
   echo "# C-RADIOv4-SO400M on the cpu backend ($(date -u +%F), commit $(git -C "$repo" rev-parse --short HEAD))"
   echo
-  echo "CPU: $cpu ($(nproc) cores; flags: $(grep -o -w -E 'avx2|avx512f|avx512_bf16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' '))," \
-       "threads $threads, OPENBLAS_CORETYPE unset, OMP_WAIT_POLICY=PASSIVE, random weights, batch 1, fp32."
+  echo "CPU: $(cpu_description), $(nproc) cores; threads $threads, OPENBLAS_CORETYPE unset, OMP_WAIT_POLICY=PASSIVE," \
+       "random weights, batch 1, fp32. At the start: $(fma_peak "$build" "$threads")."
   echo
 } > "$report"
 
@@ -114,5 +114,5 @@ g, w = float('$gms'), float('$wms')
 print('| %s² | %s | %s | %.0f | %s | %s |' % ($s, '%.0f' % g if g else 'not run', '$grss' if g else '—', w, '$wrss', '%.2fx' % (g / w) if g else '—'))" >> "$report"
 done
 echo >> "$report"
-echo "(--bench N: N timed forwards after a first untimed one; 2048² and above: one timed forward. Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg).)" >> "$report"
+echo "(--bench N: N timed forwards after a first untimed one; 2048² and above: one timed forward. Load average and FMA peak at the end: $(cut -d' ' -f1-3 /proc/loadavg); $(fma_peak "$build" "$threads").)" >> "$report"
 [[ -n $out ]] && cat "$out"

@@ -72,7 +72,8 @@ mkdir -p "$out"
 commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 dirty=false
 [[ -n "$(git -C "$repo" status --porcelain 2>/dev/null)" ]] && dirty=true
-cpu_model="$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)"
+source "$repo/benchmarks/machine.sh"
+cpu_model="$(cpu_description)"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)
 

@@ -29,7 +29,8 @@ unset OPENBLAS_CORETYPE
 export OMP_WAIT_POLICY=PASSIVE
 "$build/examples/radio-make-images" --out "$tmp/img" --count "$count" --size "$size" >/dev/null
 
-echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1) ($(nproc) cores), threads $threads in all, OPENBLAS_CORETYPE unset,"\
+source "$repo/benchmarks/machine.sh"
+echo "CPU: $(cpu_description), $(nproc) cores; threads $threads in all; at the start: $(fma_peak "$build" "$threads"); OPENBLAS_CORETYPE unset,"\
      "OMP_WAIT_POLICY=PASSIVE; $(basename "$model") random weights, $count JPEGs of ${size}x${size}; commit $(git -C "$repo" rev-parse --short HEAD), $(date -u +%F)"
 echo
 echo "| configuration | images/s (median of $reps) | runs | max RSS MiB |"
@@ -58,3 +59,5 @@ print("| %s | %.2f | %s | %.0f |" % (", ".join(conf) or "batch 1", statistics.me
 PY
   rm -rf "$tmp/out"
 done
+echo
+echo "At the end: $(fma_peak "$build" "$threads"); load average $(cut -d' ' -f1-3 /proc/loadavg)."
