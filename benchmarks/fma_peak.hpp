@@ -8,19 +8,11 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
-// The chain loops fully unrolled, so that the accumulators live in registers at -O2 too (GCC 12
-// keeps them in memory there: measured 38 instead of 102 GFLOP/s on one Zen 3 core).
-#if defined(__clang__)
-#define VIT_BENCH_UNROLL _Pragma("unroll")
-#elif defined(__GNUC__)
-#define VIT_BENCH_UNROLL _Pragma("GCC unroll 16")
-#else
-#define VIT_BENCH_UNROLL
-#endif
+// The AVX-512 and AVX2 + FMA chains are built and chosen at run time as the cpu backend's own
+// kernels are (kernel_build.hpp: target attributes, CPU feature checks), so a build without
+// -march measures the same peak; VIT_CPU_UNROLL keeps the chains in registers at -O2 too
+// (without it GCC 12 kept them in memory: 38 instead of 102 GFLOP/s on one Zen 3 core).
+#include "vit/backends/cpu/kernel_build.hpp"
 
 namespace vit::bench {
 
@@ -35,11 +27,11 @@ inline void keep(float sink) {
   kept.store(sink, std::memory_order_relaxed);
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define VIT_BENCH_X86 1
-// GFLOP/s of this thread running `seconds` of FMA chains on 512-bit vectors (an AVX-512 build of
-// this function, whatever the program's -march; run only where the CPU has AVX-512F).
-__attribute__((target("avx512f"))) inline double chains_avx512(double seconds) {
+#if VIT_CPU_HAVE_AVX512_BUILD
+VIT_CPU_BEGIN_AVX512
+// GFLOP/s of this thread running `seconds` of FMA chains on 512-bit vectors (run only where the
+// CPU has AVX-512).
+inline double chains_avx512(double seconds) {
   using clock = std::chrono::steady_clock;
   __m512 acc[kChains];
   for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(float(i));
@@ -48,7 +40,7 @@ __attribute__((target("avx512f"))) inline double chains_avx512(double seconds) {
   const auto start = clock::now();
   do {
     for (long it = 0; it < kInner; ++it)
-      VIT_BENCH_UNROLL for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
+      VIT_CPU_UNROLL for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
     flops += double(kInner) * kChains * 16 * 2;
     elapsed = std::chrono::duration<double>(clock::now() - start).count();
   } while (elapsed < seconds);
@@ -61,9 +53,13 @@ __attribute__((target("avx512f"))) inline double chains_avx512(double seconds) {
   keep(sink);
   return flops / elapsed * 1e-9;
 }
+VIT_CPU_END_TARGET
+#endif
 
+#if VIT_CPU_HAVE_AVX2_BUILD
+VIT_CPU_BEGIN_AVX2
 // The same on 256-bit vectors (AVX2 + FMA).
-__attribute__((target("avx2,fma"))) inline double chains_avx2(double seconds) {
+inline double chains_avx2(double seconds) {
   using clock = std::chrono::steady_clock;
   __m256 acc[kChains];
   for (int i = 0; i < kChains; ++i) acc[i] = _mm256_set1_ps(float(i));
@@ -72,7 +68,7 @@ __attribute__((target("avx2,fma"))) inline double chains_avx2(double seconds) {
   const auto start = clock::now();
   do {
     for (long it = 0; it < kInner; ++it)
-      VIT_BENCH_UNROLL for (int i = 0; i < kChains; ++i) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
+      VIT_CPU_UNROLL for (int i = 0; i < kChains; ++i) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
     flops += double(kInner) * kChains * 8 * 2;
     elapsed = std::chrono::duration<double>(clock::now() - start).count();
   } while (elapsed < seconds);
@@ -85,6 +81,7 @@ __attribute__((target("avx2,fma"))) inline double chains_avx2(double seconds) {
   keep(sink);
   return flops / elapsed * 1e-9;
 }
+VIT_CPU_END_TARGET
 #endif
 
 // The same on scalars (any other CPU).
@@ -96,7 +93,7 @@ inline double chains_scalar(double seconds) {
   const auto start = clock::now();
   do {
     for (long it = 0; it < kInner; ++it)
-      VIT_BENCH_UNROLL for (int i = 0; i < kChains; ++i) acc[i] = acc[i] * 0.999999f + 1e-7f;
+      VIT_CPU_UNROLL for (int i = 0; i < kChains; ++i) acc[i] = acc[i] * 0.999999f + 1e-7f;
     flops += double(kInner) * kChains * 2;
     elapsed = std::chrono::duration<double>(clock::now() - start).count();
   } while (elapsed < seconds);
@@ -112,10 +109,11 @@ inline double chains_scalar(double seconds) {
 // has (chosen at run time, as the cpu backend's kernels are: a build without -march measures the
 // same peak); `width` gets the vector width in floats.
 inline double fma_thread_gflops(double seconds, int* width) {
-#if VIT_BENCH_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return *width = 16, detail::chains_avx512(seconds);
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return *width = 8, detail::chains_avx2(seconds);
+#if VIT_CPU_HAVE_AVX512_BUILD
+  if (cpu::kernel::cpu_has_avx512()) return *width = 16, detail::chains_avx512(seconds);
+#endif
+#if VIT_CPU_HAVE_AVX2_BUILD
+  if (cpu::kernel::cpu_has_avx2()) return *width = 8, detail::chains_avx2(seconds);
 #endif
   *width = 1;
   return detail::chains_scalar(seconds);

@@ -8,19 +8,6 @@
 // plain loop nest (auto-vectorised) in the portable one. A fragment: flash_attention.hpp includes
 // it once per instruction set, inside that set's namespace (VIT_CPU_AVX512 / VIT_CPU_AVX2 say which).
 
-// Full unrolling of the loops over a register block's rows and vectors, so that the accumulator
-// arrays live in registers at -O2 too (GCC 12 unrolls them by itself only at -O3; measured: the
-// AVX2 build 3x slower at -O2 without this).
-#ifndef VIT_CPU_UNROLL
-#if defined(__clang__)
-#define VIT_CPU_UNROLL _Pragma("unroll")
-#elif defined(__GNUC__)
-#define VIT_CPU_UNROLL _Pragma("GCC unroll 16")
-#else
-#define VIT_CPU_UNROLL
-#endif
-#endif
-
 inline constexpr int kLanes = 16;    // floats per column group of a tile
 inline constexpr int kMaxVecs = 4;   // widest tile: 64 columns
 inline constexpr int kTileRows = 6;  // rows per register block (6 x 4 vectors = 24 accumulators)
